@@ -1,0 +1,90 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Strict settings from the start (see ../shared/DESIGN.md, house rule 7).
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Swiftlet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swiftlet", targets: ["swiftlet"]),
+        .library(name: "SwiftletEngine", targets: ["Engine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
+    ],
+    targets: [
+        // OpenBLAS headers through pkg-config; the library itself is loaded by CBLAS with dlopen
+        // so that OPENBLAS_CORETYPE can be chosen for this CPU before OpenBLAS initialises.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CBLAS", dependencies: ["COpenBLAS"], linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: strict),
+        .target(name: "ModelFormats", swiftSettings: strict),
+        .target(name: "Tokenizer", dependencies: ["ModelFormats"], swiftSettings: strict),
+        .target(name: "Model", dependencies: ["Tensor", "ModelFormats"], swiftSettings: strict),
+        .target(name: "KVBlocks", dependencies: [
+            .product(name: "DequeModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+        .target(name: "Scheduler", dependencies: [
+            "KVBlocks",
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "HeapModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+        .target(name: "Engine", dependencies: [
+            "Scheduler", "KVBlocks", "Model", "Tokenizer", "Tensor",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        .target(name: "OpenAIAPI", swiftSettings: strict),
+        .target(name: "Server", dependencies: [
+            "OpenAIAPI", "Engine",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "swiftlet", dependencies: [
+            "Model", "Tokenizer", "Tensor", "Engine", "Server", "OpenAIAPI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: strict),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"], swiftSettings: strict),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFormats"],
+                    resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tokenizer", "Tensor"],
+                    resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "Tokenizer"], swiftSettings: strict),
+        .testTarget(name: "OpenAIAPITests", dependencies: ["OpenAIAPI"], swiftSettings: strict),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "Engine", "OpenAIAPI",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], swiftSettings: strict),
+        .testTarget(name: "KVBlocksTests", dependencies: [
+            "KVBlocks", .product(name: "PropertyBased", package: "swift-property-based"),
+        ], swiftSettings: strict),
+        .testTarget(name: "SchedulerTests", dependencies: [
+            "Scheduler", "KVBlocks", .product(name: "PropertyBased", package: "swift-property-based"),
+        ], swiftSettings: strict),
+    ]
+)

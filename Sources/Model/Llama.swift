@@ -1,0 +1,187 @@
+import Foundation
+public import Tensor
+
+/// Logits of the rows a batch asked for: [rows, vocab], valid until the next `forward`.
+public struct Logits: @unchecked Sendable {
+    public let base: UnsafePointer<Float>
+    public let rows: Int
+    public let vocab: Int
+    public func row(_ i: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: base + i * vocab, count: vocab) }
+    public func array(_ i: Int) -> [Float] { Array(row(i)) }
+}
+
+/// A Llama-family decoder (RMSNorm, RoPE, GQA, SwiGLU) over a paged KV cache.
+/// Not thread-safe: one thread (the engine's step loop) calls `forward` at a time.
+public final class LlamaModel: @unchecked Sendable {
+    public let config: ModelConfig
+    public let weights: ModelWeights
+    public private(set) var kv: PagedKVStorage?
+    let rope: RoPE
+    let shape: AttentionShape
+    var scratch = Scratch()
+    /// Chunks of at least this many query tokens use the SGEMM attention path.
+    public var gemmAttentionThreshold = 8
+
+    public init(config: ModelConfig, weights: ModelWeights) {
+        self.config = config
+        self.weights = weights
+        rope = RoPE(style: config.ropeStyle, headDim: config.headDim, theta: config.ropeTheta)
+        shape = AttentionShape(nHeads: config.nHeads, nKVHeads: config.nKVHeads, headDim: config.headDim)
+    }
+
+    /// Loads a GGUF (`llama` architecture) or llama2.c checkpoint, by the file's magic.
+    public static func load(path: String, progress: LoadProgress? = nil) throws(ModelError) -> LlamaModel {
+        do { try BLAS.load() } catch { throw ModelError(error.message) }
+        guard let fh = FileHandle(forReadingAtPath: path) else { throw ModelError("\(path): cannot open file") }
+        let magic = (try? fh.read(upToCount: 4)) ?? Data()
+        try? fh.close()
+        let (c, w) = magic == Data("GGUF".utf8)
+            ? try loadGGUF(path: path, progress: progress)
+            : try loadLlama2c(path: path, progress: progress)
+        return LlamaModel(config: c, weights: w)
+    }
+
+    /// Attaches a KV cache of `numBlocks` blocks (replacing any previous one).
+    public func allocateKVCache(blockSize: Int, numBlocks: Int) throws(ModelError) {
+        kv = try PagedKVStorage(config: config, blockSize: blockSize, numBlocks: numBlocks)
+    }
+
+    /// Runs every token of the batch through the model, writes their K/V into the cache at the slots their
+    /// block tables give, and returns the logits of `batch.logitRows`.
+    public func forward(_ batch: ForwardBatch) -> Logits {
+        guard let kv else { preconditionFailure("allocateKVCache before forward") }
+        let c = config, t = batch.count, nOut = batch.logitRows.count
+        scratch.reserve(tokens: t, outRows: nOut, maxContext: batch.maxContext, config: c)
+        let s = scratch
+        embed(batch.tokens, into: s.x)
+        prepareRoPE(batch, s)
+        for l in 0..<c.nLayers {
+            attentionBlock(layer: l, batch: batch, kv: kv.layer(l), s)
+            feedForwardBlock(layer: l, tokens: t, s)
+        }
+        return head(batch.logitRows, s)
+    }
+
+    /// x[t, :] = embedding[token t]
+    func embed(_ tokens: [Int32], into x: UnsafeMutablePointer<Float>) {
+        let d = config.dim
+        for (i, tok) in tokens.enumerated() {
+            precondition(tok >= 0 && Int(tok) < config.vocabSize, "token id \(tok) outside the vocabulary")
+            (x + i * d).update(from: weights.embedding + Int(tok) * d, count: d)
+        }
+    }
+
+    /// cos/sin tables [t, headDim/2] for each token's position, shared by all layers.
+    func prepareRoPE(_ batch: ForwardBatch, _ s: Scratch) {
+        let half = config.headDim / 2
+        for seq in batch.sequences {
+            for i in 0..<seq.tokenCount {
+                let row = (seq.tokenStart + i) * half
+                rope.table(pos: seq.startPosition + i, cos: s.cos + row, sin: s.sin + row)
+            }
+        }
+    }
+
+    func attentionBlock(layer l: Int, batch: ForwardBatch, kv: PagedLayerKV, _ s: Scratch) {
+        let c = config, w = weights.layers[l], t = batch.count
+        Kernels.rmsNorm(s.x, weight: w.attnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn)
+        BLAS.linear(s.xn, rows: t, inFeatures: c.dim, weight: w.wqkv, outFeatures: c.qkvDim, into: s.qkv)
+        storeKV(batch: batch, kv: kv, s)
+        attend(batch: batch, kv: kv, s)
+        BLAS.linear(s.attn, rows: t, inFeatures: c.qDim, weight: w.wo, outFeatures: c.dim, into: s.x, accumulate: true)
+    }
+
+    /// Rotates Q and K of every token and writes K, V into the token's cache slot.
+    func storeKV(batch: ForwardBatch, kv: PagedLayerKV, _ s: Scratch) {
+        let c = config, half = c.headDim / 2
+        for seq in batch.sequences {
+            seq.blockTable.withUnsafeBufferPointer { table in
+                for i in 0..<seq.tokenCount {
+                    let ti = seq.tokenStart + i
+                    let q = s.qkv + ti * c.qkvDim, k = q + c.qDim, v = k + c.kvDim
+                    rope.apply(q, heads: c.nHeads, cos: s.cos + ti * half, sin: s.sin + ti * half)
+                    rope.apply(k, heads: c.nKVHeads, cos: s.cos + ti * half, sin: s.sin + ti * half)
+                    let slot = kv.slot(table.baseAddress!, seq.startPosition + i)
+                    (kv.k + slot).update(from: k, count: c.kvDim)
+                    (kv.v + slot).update(from: v, count: c.kvDim)
+                }
+            }
+        }
+    }
+
+    /// Long runs (prefill chunks) go through SGEMM one after another (BLAS uses the cores); single tokens and
+    /// short runs are spread over the cores with the scalar kernel. The two never run at the same time.
+    func attend(batch: ForwardBatch, kv: PagedLayerKV, _ s: Scratch) {
+        let c = config
+        var small: [(seq: Int, i: Int)] = []
+        for (si, seq) in batch.sequences.enumerated() {
+            if seq.tokenCount >= gemmAttentionThreshold {
+                attendChunk(seq, kv: kv, s)
+            } else {
+                for i in 0..<seq.tokenCount { small.append((si, i)) }
+            }
+        }
+        if small.isEmpty { return }
+        let items = small, workers = min(Kernels.cpuCount, small.count)
+        Kernels.parallel(workers: workers) { wk in
+            let scores = s.scores + wk * s.scoresStride
+            var j = wk
+            while j < items.count {
+                let seq = batch.sequences[items[j].seq], ti = seq.tokenStart + items[j].i
+                seq.blockTable.withUnsafeBufferPointer { table in
+                    PagedAttention.token(q: s.qkv + ti * c.qkvDim, out: s.attn + ti * c.qDim,
+                                         pos: seq.startPosition + items[j].i, table: table.baseAddress!, kv: kv,
+                                         shape: shape, scores: scores)
+                }
+                j += workers
+            }
+        }
+    }
+
+    func attendChunk(_ seq: ForwardBatch.Sequence, kv: PagedLayerKV, _ s: Scratch) {
+        let c = config
+        seq.blockTable.withUnsafeBufferPointer { table in
+            var done = 0
+            while done < seq.tokenCount {   // query rows in pieces to bound the score buffer
+                let n = min(Scratch.chunkRows, seq.tokenCount - done), ti = seq.tokenStart + done
+                PagedAttention.chunk(q: s.qkv + ti * c.qkvDim, qStride: c.qkvDim, out: s.attn + ti * c.qDim,
+                                     outStride: c.qDim, start: seq.startPosition + done, count: n,
+                                     table: table.baseAddress!, kv: kv, shape: shape, kc: s.kc, vc: s.vc, s: s.chunkScores)
+                done += n
+            }
+        }
+    }
+
+    func feedForwardBlock(layer l: Int, tokens t: Int, _ s: Scratch) {
+        let c = config, w = weights.layers[l]
+        Kernels.rmsNorm(s.x, weight: w.ffnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn)
+        BLAS.linear(s.xn, rows: t, inFeatures: c.dim, weight: w.wGateUp, outFeatures: 2 * c.hiddenDim, into: s.gateUp)
+        let workers = t >= 4 ? min(Kernels.cpuCount, t) : 1
+        Kernels.parallel(workers: workers) { wk in
+            let lo = t * wk / workers, hi = t * (wk + 1) / workers
+            Kernels.swiglu(s.gateUp + lo * 2 * c.hiddenDim, rows: hi - lo, hidden: c.hiddenDim,
+                           into: s.hidden + lo * c.hiddenDim)
+        }
+        BLAS.linear(s.hidden, rows: t, inFeatures: c.hiddenDim, weight: w.wDown, outFeatures: c.dim,
+                    into: s.x, accumulate: true)
+    }
+
+    /// Final norm and output projection for the requested rows only.
+    func head(_ rows: [Int32], _ s: Scratch) -> Logits {
+        let c = config
+        for (o, r) in rows.enumerated() {
+            Kernels.rmsNorm(s.x + Int(r) * c.dim, weight: weights.finalNorm, rows: 1, dim: c.dim, eps: c.rmsEps,
+                            into: s.outNorm + o * c.dim)
+        }
+        if !rows.isEmpty {
+            BLAS.linear(s.outNorm, rows: rows.count, inFeatures: c.dim, weight: weights.output,
+                        outFeatures: c.vocabSize, into: s.logits)
+        }
+        return Logits(base: s.logits, rows: rows.count, vocab: c.vocabSize)
+    }
+}
+
+extension ForwardBatch {
+    /// The longest context any sequence reaches in this batch.
+    var maxContext: Int { sequences.reduce(0) { max($0, $1.startPosition + $1.tokenCount) } }
+}

@@ -1,0 +1,46 @@
+import Glibc
+public import Tensor
+
+/// The floats of the paged KV cache: for every layer, K and V pools of `numBlocks` blocks of `blockSize` slots.
+/// Sized by a memory budget, not by max context × max sequences. Block ids come from the scheduler's block pool.
+public final class PagedKVStorage: @unchecked Sendable {
+    public let numBlocks: Int
+    public let blockSize: Int
+    public let kvDim: Int
+    public let nLayers: Int
+    private let base: UnsafeMutablePointer<Float>   // [nLayers, 2, numBlocks, blockSize, kvDim]
+    private let byteCount: Int
+
+    /// Bytes one block costs across all layers (K and V).
+    public static func bytesPerBlock(config: ModelConfig, blockSize: Int) -> Int {
+        config.kvBytesPerToken * blockSize
+    }
+
+    /// How many blocks fit in `memoryBytes`.
+    public static func blocks(config: ModelConfig, blockSize: Int, memoryBytes: Int) -> Int {
+        memoryBytes / bytesPerBlock(config: config, blockSize: blockSize)
+    }
+
+    public init(config: ModelConfig, blockSize: Int, numBlocks: Int) throws(ModelError) {
+        guard blockSize > 0, numBlocks > 0 else {
+            throw ModelError("KV cache needs at least one block (block size \(blockSize), blocks \(numBlocks))")
+        }
+        self.numBlocks = numBlocks; self.blockSize = blockSize
+        self.kvDim = config.kvDim; self.nLayers = config.nLayers
+        byteCount = config.nLayers * 2 * numBlocks * blockSize * config.kvDim * 4
+        // Anonymous mapping: pages are zero and only become resident when first written.
+        let p = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else {
+            throw ModelError("cannot reserve \(byteCount) bytes for the KV cache")
+        }
+        base = p.bindMemory(to: Float.self, capacity: byteCount / 4)
+    }
+
+    deinit { munmap(base, byteCount) }
+
+    /// The K/V pools of one layer.
+    public func layer(_ l: Int) -> PagedLayerKV {
+        let per = numBlocks * blockSize * kvDim
+        return PagedLayerKV(k: base + (2 * l) * per, v: base + (2 * l + 1) * per, blockSize: blockSize, kvDim: kvDim)
+    }
+}

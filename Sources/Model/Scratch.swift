@@ -1,0 +1,57 @@
+import Tensor
+
+/// Buffers one forward pass works in, allocated once and grown only when a batch needs more.
+/// A class so the pointers can be captured by the parallel kernels without copying.
+final class Scratch: @unchecked Sendable {
+    static let chunkRows = 256
+    private(set) var tokens = 0, outRows = 0, context = 0
+    var x = UnsafeMutablePointer<Float>.allocate(capacity: 1)        // [t, dim] residual stream
+    var xn = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [t, dim] normed
+    var qkv = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // [t, qDim + 2·kvDim]
+    var attn = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [t, qDim]
+    var gateUp = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [t, 2·hidden]
+    var hidden = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [t, hidden]
+    var cos = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // [t, headDim/2]
+    var sin = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // [t, headDim/2]
+    var outNorm = UnsafeMutablePointer<Float>.allocate(capacity: 1)  // [outRows, dim]
+    var logits = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [outRows, vocab]
+    var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [workers, scoresStride]
+    var scoresStride = 0
+    var kc = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [context, headDim]
+    var vc = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [context, headDim]
+    var chunkScores = UnsafeMutablePointer<Float>.allocate(capacity: 1) // [chunkRows, context]
+
+    func reserve(tokens t: Int, outRows r: Int, maxContext ctx: Int, config c: ModelConfig) {
+        if t > tokens {
+            let n = max(t, tokens * 2)
+            grow(&x, n * c.dim); grow(&xn, n * c.dim); grow(&qkv, n * c.qkvDim); grow(&attn, n * c.qDim)
+            grow(&gateUp, n * 2 * c.hiddenDim); grow(&hidden, n * c.hiddenDim)
+            grow(&cos, n * c.headDim / 2); grow(&sin, n * c.headDim / 2)
+            tokens = n
+        }
+        if r > outRows {
+            let n = max(r, outRows * 2)
+            grow(&outNorm, n * c.dim); grow(&logits, n * c.vocabSize)
+            outRows = n
+        }
+        if ctx > context {
+            let n = max(ctx, context * 2, 256)
+            scoresStride = n
+            grow(&scores, Kernels.cpuCount * n)
+            grow(&kc, n * c.headDim); grow(&vc, n * c.headDim)
+            grow(&chunkScores, Self.chunkRows * n)
+            context = n
+        }
+    }
+
+    private func grow(_ p: inout UnsafeMutablePointer<Float>, _ count: Int) {
+        p.deallocate()
+        p = .allocate(capacity: max(count, 1))
+    }
+
+    deinit {
+        for p in [x, xn, qkv, attn, gateUp, hidden, cos, sin, outNorm, logits, scores, kc, vc, chunkScores] {
+            p.deallocate()
+        }
+    }
+}
