@@ -1,0 +1,60 @@
+/// Tensor element types this engine can read (ggml numbering). Other ggml types are rejected at parse time
+/// with their ggml name (see `GGMLType.name(ofRawType:)`).
+public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+    case f32 = 0
+    case f16 = 1
+    case q4_0 = 2
+    case q4_1 = 3
+    case q8_0 = 8
+    case bf16 = 30
+
+    /// Elements per block: 1 for f32/f16/bf16, 32 for the quantized formats.
+    public var blockSize: Int {
+        switch self {
+        case .f32, .f16, .bf16: 1
+        case .q4_0, .q4_1, .q8_0: 32
+        }
+    }
+
+    /// Bytes per block: f32 4, f16 2, bf16 2, q4_0 18 (f16 scale + 16 nibble bytes),
+    /// q4_1 20 (f16 scale, f16 min + 16 nibble bytes), q8_0 34 (f16 scale + 32 int8).
+    public var bytesPerBlock: Int {
+        switch self {
+        case .f32: 4
+        case .f16, .bf16: 2
+        case .q4_0: 18
+        case .q4_1: 20
+        case .q8_0: 34
+        }
+    }
+
+    /// Alignment a block needs in memory (its widest scalar field).
+    public var requiredAlignment: Int { self == .f32 ? 4 : 2 }
+
+    /// The ggml name, e.g. "Q4_1".
+    public var name: String { Self.name(ofRawType: rawValue) }
+
+    public var description: String { name }
+
+    /// Bytes for `elements` values, or nil if `elements` is not a whole number of blocks or overflows.
+    public func byteCount(elements: Int) -> Int? {
+        guard elements >= 0, elements % blockSize == 0 else { return nil }
+        let (bytes, overflow) = (elements / blockSize).multipliedReportingOverflow(by: bytesPerBlock)
+        return overflow ? nil : bytes
+    }
+
+    /// The ggml name of any type id, including ones this engine does not support (e.g. 12 -> "Q4_K").
+    public static func name(ofRawType raw: UInt32) -> String {
+        let names = [
+            "F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
+            "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S",
+            "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M",
+            "BF16", "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8", "TQ1_0", "TQ2_0", "IQ4_NL_4_4", "IQ4_NL_4_8",
+            "IQ4_NL_8_8", "MXFP4",
+        ]
+        return raw < names.count ? names[Int(raw)] : "unknown"
+    }
+
+    /// "F32, F16, BF16, Q8_0, Q4_0, Q4_1" — for error messages.
+    public static let supportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_1"
+}
