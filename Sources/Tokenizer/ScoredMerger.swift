@@ -66,7 +66,8 @@ struct ScoredMerger {
     private mutating func addTextPair(_ left: Int32, _ right: Int32, _ tokenizer: Tokenizer) {
         guard left >= 0, right >= 0 else { return }
         let lo = Int(start[Int(left)]), n = Int(size[Int(left)] + size[Int(right)])
-        guard let id = tokenizer.tokenToId[Array(text[lo..<(lo + n)])] else { return }
+        let found = text.withUnsafeBufferPointer { tokenizer.tokenId(UnsafeBufferPointer(rebasing: $0[lo..<(lo + n)])) }
+        guard let id = found else { return }
         let score = tokenizer.vocabulary.scores.isEmpty ? 0 : tokenizer.vocabulary.scores[Int(id)]
         heap.push(Bigram(cost: -score, left: left, right: right, check0: Int32(n), check1: 0))
     }
@@ -74,7 +75,8 @@ struct ScoredMerger {
     /// A finished symbol: its token, or its bytes as `<0xNN>` tokens (unknown id if even those are missing).
     private func resegment(_ symbol: Int, _ tokenizer: Tokenizer, into out: inout [Int32]) {
         let lo = Int(start[symbol]), n = Int(size[symbol])
-        if let id = tokenizer.tokenToId[Array(text[lo..<(lo + n)])] { out.append(id); return }
+        let found = text.withUnsafeBufferPointer { tokenizer.tokenId(UnsafeBufferPointer(rebasing: $0[lo..<(lo + n)])) }
+        if let id = found { out.append(id); return }
         for b in text[lo..<(lo + n)] {
             let id = tokenizer.byteTokens[Int(b)]
             if id >= 0 { out.append(id) } else if let unk = tokenizer.vocabulary.unknownId { out.append(unk) }

@@ -4,6 +4,7 @@ public final class Tokenizer: Sendable {
     public let vocabulary: Vocabulary
     let types: [TokenType]                       // [vocabSize], after llama.cpp's control-type overrides
     let tokenToId: [[UInt8]: Int32]              // stored token bytes -> id (last id wins, like llama.cpp)
+    let hashToId: [UInt64: Int32]                // FNV-1a of token bytes -> id; -2 where two tokens collide
     let pieceStorage: [UInt8]                    // concatenated decoded pieces
     let pieceOffsets: [Int32]                    // [vocabSize + 1] into pieceStorage
     let byteTokens: [Int32]                      // [256] byte -> token id (-1 if absent)
@@ -28,6 +29,7 @@ public final class Tokenizer: Sendable {
         lookup.reserveCapacity(count)
         for (i, t) in vocabulary.tokens.enumerated() { lookup[t] = Int32(i) }
         tokenToId = lookup
+        hashToId = Self.makeHashIndex(lookup)
         let types = Self.effectiveTypes(vocabulary)
         self.types = types
         byteTokens = Self.makeByteTokens(vocabulary.kind, lookup)
@@ -37,6 +39,21 @@ public final class Tokenizer: Sendable {
         mergeTable = vocabulary.kind == .byteLevelBPE ? Self.makeMergeTable(vocabulary.merges, lookup) : [:]
         specialTokens = Self.makeSpecialTokens(vocabulary.tokens, types)
         stopIds = Self.makeStopIds(vocabulary, lookup)
+    }
+
+    /// Token id of `bytes` without allocating a key (hash probe, then a byte comparison).
+    @inline(__always)
+    func tokenId(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32? {
+        guard let id = hashToId[Self.fnv1a(bytes)] else { return nil }
+        if id == -2 { return tokenToId[Array(bytes)] }
+        return vocabulary.tokens[Int(id)].elementsEqual(bytes) ? id : nil
+    }
+
+    @inline(__always)
+    static func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
     }
 
     public var vocabSize: Int { vocabulary.tokens.count }

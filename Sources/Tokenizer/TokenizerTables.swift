@@ -129,6 +129,16 @@ extension Tokenizer {
         return table
     }
 
+    static func makeHashIndex(_ lookup: [[UInt8]: Int32]) -> [UInt64: Int32] {
+        var index: [UInt64: Int32] = [:]
+        index.reserveCapacity(lookup.count)
+        for (bytes, id) in lookup {
+            let h = bytes.withUnsafeBufferPointer { fnv1a($0) }
+            index[h] = index[h] == nil ? id : -2
+        }
+        return index
+    }
+
     /// Control, user-defined and unknown tokens, longest text first (ties: lower id first).
     static func makeSpecialTokens(_ tokens: [[UInt8]], _ types: [TokenType]) -> [Int32] {
         var ids: [Int32] = []
