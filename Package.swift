@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: strict),
         .target(name: "Engine", dependencies: [
-            "Scheduler", "KVBlocks", "Model", "Tokenizer", "Tensor",
+            "Scheduler", "KVBlocks", "Model", "Tokenizer", "Tensor", "ModelFormats",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,7 +72,11 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tokenizer", "Tensor"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "Tokenizer"], swiftSettings: strict),
+        .testTarget(name: "EngineTests", dependencies: [
+            "Engine", "Model", "Tokenizer", "Scheduler",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ], swiftSettings: strict),
         .testTarget(name: "OpenAIAPITests", dependencies: ["OpenAIAPI"], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Engine", "OpenAIAPI",

@@ -2,6 +2,7 @@ import Foundation
 import Model
 import Testing
 
+extension ModelSuite {
 @Suite("Golden greedy outputs from the independent reference", .serialized)
 struct ModelGoldenTests {
     struct StoriesGolden: Decodable { let prompt_ids: [Int32]; let generated_ids: [Int32] }
@@ -52,4 +53,5 @@ struct ModelGoldenTests {
             }
         }
     }
+}
 }

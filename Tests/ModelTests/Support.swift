@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import Testing
 
 /// Paths of the repository's models, found from this file's location.
 enum Paths {
@@ -14,6 +15,10 @@ enum Paths {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
     }
 }
+
+/// Every test that runs a shared model lives inside this suite, so they run one at a time
+/// (a model's scratch buffers and KV cache belong to one caller at a time).
+@Suite("Model", .serialized) struct ModelSuite {}
 
 /// Models are loaded once per test process.
 enum Models {

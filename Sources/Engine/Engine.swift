@@ -1,0 +1,251 @@
+public import CoreMetrics
+import Foundation
+import ModelFormats
+public import Logging
+public import Model
+public import Scheduler
+public import ServiceLifecycle
+import Synchronization
+public import Tokenizer
+
+/// A model instance serving many requests: a thread-safe inbox in front, one engine thread running the step
+/// loop behind, and an `AsyncStream` of outputs per request. Cancelling a stream's iteration aborts its request.
+public final class Engine: EngineClient, Service {
+    public let modelInfo: ModelInfo
+    public let tokenizer: Tokenizer
+    public let config: EngineConfig
+    public let modelConfig: ModelConfig
+    public let schedulerConfig: SchedulerConfig
+    let chatTemplate: ChatTemplate?
+    private let core: EngineCore
+    private let logger: Logger
+    private let shared = Mutex(Shared())
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+
+    private struct Shared: ~Copyable {
+        var inbox: [Message] = []
+        var nextId: RequestID = 1
+        var stats = EngineStats()
+        var pendingAdds = 0
+        var started = false
+        var accepting = true
+        var exit = false
+    }
+
+    private enum Message {
+        case add(RequestID, EngineRequest, UInt64, AsyncStream<RequestOutput>.Continuation)
+        case abort(RequestID)
+    }
+
+    /// Loads model and tokenizer and sizes the KV cache. `tokenizerPath` is for llama2.c checkpoints;
+    /// GGUF files carry their own.
+    public static func load(modelPath: String, tokenizerPath: String? = nil, config: EngineConfig = EngineConfig(),
+                            metricsFactory: (any MetricsFactory)? = nil, logger: Logger = Logger(label: "swiftlet.engine"),
+                            progress: LoadProgress? = nil) throws -> Engine {
+        let model = try LlamaModel.load(path: modelPath, progress: progress)
+        let tokenizer = try Self.loadTokenizer(modelPath: modelPath, tokenizerPath: tokenizerPath, vocab: model.config.vocabSize)
+        let name = config.servedModelName ?? URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
+        return try Engine(model: model, tokenizer: tokenizer, name: name, config: config,
+                          metricsFactory: metricsFactory ?? MetricsSystem.factory, logger: logger)
+    }
+
+    static func loadTokenizer(modelPath: String, tokenizerPath: String?, vocab: Int) throws -> Tokenizer {
+        if let tokenizerPath { return try Tokenizer(llama2cTokenizerPath: tokenizerPath, vocabSize: vocab) }
+        if modelPath.hasSuffix(".gguf") { return try Tokenizer(gguf: GGUFFile(path: modelPath)) }
+        // llama2.c checkpoints: tokenizer.bin or tok<vocab>.bin beside the model.
+        let dir = URL(fileURLWithPath: modelPath).deletingLastPathComponent()
+        for name in ["tok\(vocab).bin", "tokenizer.bin"] {
+            let p = dir.appendingPathComponent(name).path
+            if FileManager.default.fileExists(atPath: p) { return try Tokenizer(llama2cTokenizerPath: p, vocabSize: vocab) }
+        }
+        throw ModelError("\(modelPath): no tokenizer given and none found beside the model (tok\(vocab).bin or tokenizer.bin); pass --tokenizer")
+    }
+
+    public init(model: LlamaModel, tokenizer: Tokenizer, name: String, config: EngineConfig,
+                metricsFactory: any MetricsFactory, logger: Logger) throws {
+        let mc = model.config
+        let maxLen = config.maxModelLen ?? min(mc.contextLength, 8192)
+        let blocks = config.numBlocks
+            ?? PagedKVStorage.blocks(config: mc, blockSize: config.blockSize, memoryBytes: config.kvCacheMemoryBytes)
+        try model.allocateKVCache(blockSize: config.blockSize, numBlocks: blocks)
+        schedulerConfig = SchedulerConfig(maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs,
+                                          policy: config.policy, blockSize: config.blockSize, numBlocks: blocks,
+                                          enablePrefixCaching: config.enablePrefixCaching, maxModelLen: maxLen)
+        self.config = config
+        modelConfig = mc
+        self.tokenizer = tokenizer
+        self.logger = logger
+        let templateSource = config.chatTemplate ?? tokenizer.chatTemplate
+        chatTemplate = try templateSource.map {
+            try ChatTemplate(source: $0, bosToken: tokenizer.bosId.map(tokenizer.tokenText) ?? "",
+                             eosToken: tokenizer.eosId.map(tokenizer.tokenText) ?? "")
+        }
+        modelInfo = ModelInfo(name: name, maxModelLen: maxLen, vocabSize: mc.vocabSize,
+                              created: Int(Date().timeIntervalSince1970))
+        core = EngineCore(model: model, tokenizer: tokenizer, scheduler: Scheduler(config: schedulerConfig),
+                          metrics: EngineMetrics(factory: metricsFactory))
+        shared.withLock { $0.stats = Self.stats(core.scheduler.stats, blockSize: config.blockSize) }
+    }
+
+    // MARK: EngineClient
+
+    public var isReady: Bool { true }
+
+    public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
+        tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
+    }
+
+    public func decode(_ ids: [Int32], skipSpecial: Bool) -> String { tokenizer.decode(ids, skipSpecial: skipSpecial) }
+
+    public func tokenText(_ id: Int32) -> String {
+        let bytes = tokenizer.pieceBytes(id)
+        if let s = String(validating: bytes, as: UTF8.self) { return s }
+        return bytes.map { "bytes:\\x" + String($0, radix: 16, uppercase: false).leftPadded(2) }.joined()
+    }
+
+    public func renderChat(_ messages: [ChatMessageInput], addGenerationPrompt: Bool) throws -> String {
+        guard let chatTemplate else {
+            throw EngineError.invalid(param: "messages", message: "this model has no chat template; use /v1/completions or start the server with --chat-template")
+        }
+        return try chatTemplate.render(messages: messages.map { ChatMessage(role: $0.role, content: $0.content) },
+                                       addGenerationPrompt: addGenerationPrompt)
+    }
+
+    /// Submits a request; its outputs arrive on the returned stream, the last one with a finish reason.
+    public func generate(_ request: EngineRequest) throws(EngineError) -> AsyncStream<RequestOutput> {
+        try validate(request)
+        let (stream, continuation) = AsyncStream<RequestOutput>.makeStream(bufferingPolicy: .unbounded)
+        let arrival = EngineCore.now()
+        let id: RequestID = try shared.withLock { (s) throws(EngineError) -> RequestID in
+            guard s.accepting, !s.exit else { throw EngineError.shutDown }
+            guard s.stats.numWaiting + s.pendingAdds < config.maxQueuedRequests else {
+                throw EngineError.queueFull(message: "the server has \(s.stats.numWaiting + s.pendingAdds) requests waiting (limit \(config.maxQueuedRequests)); retry later")
+            }
+            let id = s.nextId
+            s.nextId += 1
+            s.pendingAdds += 1
+            s.inbox.append(.add(id, request, arrival, continuation))
+            return id
+        }
+        continuation.onTermination = { [weak self] reason in
+            if case .cancelled = reason { self?.abort(id) }
+        }
+        wake.signal()
+        return stream
+    }
+
+    public func stats() async -> EngineStats { currentStats }
+
+    public var currentStats: EngineStats { shared.withLock { $0.stats } }
+
+    /// Aborts a request from any thread; its blocks are freed at the next step boundary.
+    public func abort(_ id: RequestID) {
+        shared.withLock { $0.inbox.append(.abort(id)) }
+        wake.signal()
+    }
+
+    func validate(_ r: EngineRequest) throws(EngineError) {
+        let p = r.params
+        guard !r.promptTokenIds.isEmpty else { throw .invalid(param: "prompt", message: "the prompt is empty") }
+        if let bad = r.promptTokenIds.first(where: { $0 < 0 || Int($0) >= modelConfig.vocabSize }) {
+            throw .invalid(param: "prompt", message: "token id \(bad) is outside the vocabulary (0..<\(modelConfig.vocabSize))")
+        }
+        guard p.maxTokens >= 1 else { throw .invalid(param: "max_tokens", message: "max_tokens must be at least 1, got \(p.maxTokens)") }
+        let total = r.promptTokenIds.count + p.maxTokens
+        if total > modelInfo.maxModelLen {
+            throw .tooLong(message: "This model's maximum context length is \(modelInfo.maxModelLen) tokens. However, you requested \(total) tokens (\(r.promptTokenIds.count) in the prompt, \(p.maxTokens) for the completion). Please reduce the length of the prompt or the completion.")
+        }
+        let capacity = schedulerConfig.numBlocks * schedulerConfig.blockSize
+        if total > capacity {
+            throw .tooLong(message: "The request needs \(total) tokens of KV cache but the whole cache holds \(capacity) tokens (\(schedulerConfig.numBlocks) blocks of \(schedulerConfig.blockSize)).")
+        }
+        guard p.temperature >= 0 else { throw .invalid(param: "temperature", message: "temperature must be >= 0, got \(p.temperature)") }
+        guard p.topP > 0 && p.topP <= 1 else { throw .invalid(param: "top_p", message: "top_p must be in (0, 1], got \(p.topP)") }
+        guard p.minP >= 0 && p.minP <= 1 else { throw .invalid(param: "min_p", message: "min_p must be in [0, 1], got \(p.minP)") }
+        guard p.repetitionPenalty > 0 else { throw .invalid(param: "repetition_penalty", message: "repetition_penalty must be > 0, got \(p.repetitionPenalty)") }
+        guard p.minTokens >= 0 && p.minTokens <= p.maxTokens else {
+            throw .invalid(param: "min_tokens", message: "min_tokens must be in [0, max_tokens], got \(p.minTokens)")
+        }
+    }
+
+    // MARK: The step loop
+
+    /// Starts the engine thread (idempotent).
+    public func start() {
+        let first = shared.withLock { s in
+            defer { s.started = true }
+            return !s.started
+        }
+        guard first else { return }
+        let thread = Thread { [self] in loop() }
+        thread.name = "swiftlet-engine"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    private func loop() {
+        var order: UInt64 = 0
+        while true {
+            let (messages, exit) = shared.withLock { s in
+                defer { s.inbox.removeAll(keepingCapacity: true); s.pendingAdds = 0 }
+                return (s.inbox, s.exit)
+            }
+            if exit { core.failAll("the engine stopped"); publish(); stopped.signal(); return }
+            for m in messages {
+                switch m {
+                case .add(let id, let r, let arrival, let c):
+                    order += 1
+                    core.admit(id: id, r, arrival: arrival, order: order, continuation: c)
+                case .abort(let id): core.abort(id)
+                }
+            }
+            if !messages.isEmpty || core.hasWork { core.step() }
+            publish()
+            if !core.hasWork { wake.wait() }
+        }
+    }
+
+    private func publish() {
+        let s = Self.stats(core.scheduler.stats, blockSize: config.blockSize)
+        shared.withLock { $0.stats = s }
+    }
+
+    static func stats(_ s: SchedulerStats, blockSize: Int) -> EngineStats {
+        var e = EngineStats()
+        e.numRunning = s.numRunning; e.numWaiting = s.numWaiting; e.kvUsage = s.kvUsage
+        e.numFreeBlocks = s.numFreeBlocks; e.numTotalBlocks = s.numTotalBlocks; e.blockSize = blockSize
+        e.prefixCacheQueries = s.prefixCacheQueries; e.prefixCacheHits = s.prefixCacheHits
+        e.numPreemptions = s.numPreemptions
+        return e
+    }
+
+    /// Stops the thread after aborting whatever is still running. Blocks until it has stopped.
+    public func shutdown() {
+        let running = shared.withLock { s in
+            defer { s.exit = true; s.accepting = false }
+            return s.started && !s.exit
+        }
+        guard running else { return }
+        wake.signal()
+        stopped.wait()
+    }
+
+    /// Refuses new requests from now on (graceful shutdown's first step).
+    public func stopAccepting() { shared.withLock { $0.accepting = false } }
+
+    // MARK: Service
+
+    /// Runs the step loop until graceful shutdown, then aborts what is left and stops.
+    public func run() async throws {
+        start()
+        try? await gracefulShutdown()
+        shutdown()
+    }
+
+    deinit { shutdown() }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}

@@ -1,0 +1,202 @@
+import CoreMetrics
+import Foundation
+import Model
+import Scheduler
+import Tokenizer
+
+/// The step loop's state: scheduler, model, samplers and output streams. Lives on the engine thread only.
+/// `step()` = schedule → forward → sample → update, and reads like that.
+final class EngineCore: @unchecked Sendable {   // touched by the engine thread only
+    let model: LlamaModel
+    let tokenizer: Tokenizer
+    var scheduler: Scheduler
+    let sampler: Sampler
+    let metrics: EngineMetrics
+    private var seqs: [RequestID: SequenceState] = [:]
+    private var lastStats: SchedulerStats?
+
+    struct SequenceState {
+        let request: EngineRequest
+        var sampler: SequenceSampler
+        var detok: IncrementalDetokenizer
+        var stops: StopStringMatcher
+        let continuation: AsyncStream<RequestOutput>.Continuation
+        let arrival: UInt64
+        var firstScheduled: UInt64?
+        var lastToken: UInt64?
+        var timings = RequestTimings()
+        var completionTokens = 0
+        var matchedStopString = false
+    }
+
+    init(model: LlamaModel, tokenizer: Tokenizer, scheduler: Scheduler, metrics: EngineMetrics) {
+        self.model = model; self.tokenizer = tokenizer; self.scheduler = scheduler; self.metrics = metrics
+        sampler = Sampler(vocab: model.config.vocabSize)
+    }
+
+    var hasWork: Bool { scheduler.hasWork }
+
+    /// Admits a request; on refusal the stream ends at once with an error output.
+    func admit(id: RequestID, _ r: EngineRequest, arrival: UInt64, order: UInt64,
+               continuation: AsyncStream<RequestOutput>.Continuation) {
+        do {
+            try scheduler.add(SchedulerRequest(id: id, promptTokenIds: r.promptTokenIds, maxTokens: r.params.maxTokens,
+                                               priority: r.priority, arrival: order))
+        } catch {
+            continuation.yield(RequestOutput(finishReason: .error, stopReason: error.description,
+                                             promptTokenCount: r.promptTokenIds.count))
+            continuation.finish()
+            return
+        }
+        let tail = Array(r.promptTokenIds.suffix(4))
+        seqs[id] = SequenceState(
+            request: r, sampler: SequenceSampler(params: r.params, prompt: r.promptTokenIds),
+            detok: IncrementalDetokenizer(tokenizer: tokenizer, skipSpecial: r.params.skipSpecialTokens, promptTail: tail),
+            stops: StopStringMatcher(stops: r.params.stop), continuation: continuation, arrival: arrival)
+        metrics.promptTokens.increment(by: r.promptTokenIds.count)
+    }
+
+    func abort(_ id: RequestID) { scheduler.abort(id) }
+
+    /// One iteration. Returns false when there was nothing to run.
+    @discardableResult
+    func step() -> Bool {
+        let plan = scheduler.schedule()
+        for f in plan.finished { finish(f.id, reason: EngineFinishReason(f.reason), extraText: "") }
+        guard !plan.scheduled.isEmpty else { publishStats(); return !plan.finished.isEmpty }
+        let now = Self.now()
+        var batch = ForwardBatch()
+        var sampleIds: [RequestID] = []
+        for s in plan.scheduled {
+            markScheduled(s.requestId, now: now)
+            batch.add(tokens: s.tokenIds, startPosition: s.startPosition, blockTable: s.blockTable, wantLogits: s.sampleAfter)
+            if s.sampleAfter { sampleIds.append(s.requestId) }
+        }
+        let logits = model.forward(batch)
+        metrics.iterationTokens.record(batch.count)
+        let tokenTime = Self.now()
+        var sampled: [RequestID: Int32] = [:], finishing: [RequestID: FinishReason] = [:]
+        var outputs: [(RequestID, RequestOutput)] = []
+        for (row, id) in sampleIds.enumerated() {
+            guard var st = seqs[id] else { continue }
+            let (out, stop) = sampleOne(&st, logits: logits.row(row), at: tokenTime)
+            sampled[id] = out.newTokenIds[0]
+            if stop { finishing[id] = .stop }
+            seqs[id] = st
+            outputs.append((id, out))
+        }
+        let finished = scheduler.update(after: plan, sampled: sampled, finishing: finishing)
+        let reasons = Dictionary(finished.map { ($0.id, $0.reason) }, uniquingKeysWith: { a, _ in a })
+        for (id, out) in outputs {
+            if let reason = reasons[id] {
+                finish(id, reason: EngineFinishReason(reason), extraText: out.textDelta, last: out)
+            } else {
+                seqs[id]?.continuation.yield(out)
+            }
+        }
+        for f in finished where sampled[f.id] == nil { finish(f.id, reason: EngineFinishReason(f.reason), extraText: "") }
+        publishStats()
+        return true
+    }
+
+    private func markScheduled(_ id: RequestID, now: UInt64) {
+        guard var st = seqs[id], st.firstScheduled == nil else { return }
+        st.firstScheduled = now
+        st.timings.queueTime = Self.seconds(now - st.arrival)
+        metrics.queueTime.record(st.timings.queueTime)
+        seqs[id] = st
+    }
+
+    /// Samples one token for a sequence and turns it into an output; returns whether it hit a stop condition.
+    private func sampleOne(_ st: inout SequenceState, logits: UnsafeBufferPointer<Float>, at t: UInt64)
+        -> (RequestOutput, Bool) {
+        let p = st.request.params
+        let eos = p.ignoreEOS ? [] : tokenizer.stopIds
+        let banned: Set<Int32> = st.completionTokens < p.minTokens ? eos.union(p.stopTokenIds) : []
+        let r = sampler.sample(logits, &st.sampler, banned: banned)
+        st.completionTokens += 1
+        metrics.generationTokens.increment()
+        if let last = st.lastToken {
+            let gap = Self.seconds(t - last)
+            st.timings.interTokenGaps.append(gap)
+            metrics.itl.record(gap)
+        } else {
+            st.timings.timeToFirstToken = Self.seconds(t - st.arrival)
+            metrics.ttft.record(st.timings.timeToFirstToken!)
+        }
+        st.lastToken = t
+        var out = RequestOutput(newTokenIds: [r.token], logprobs: r.logprob.map { [$0] } ?? [],
+                                promptTokenCount: st.request.promptTokenIds.count, completionTokenCount: st.completionTokens)
+        if eos.contains(r.token) || p.stopTokenIds.contains(r.token) {
+            out.stopReason = tokenizer.tokenText(r.token)
+            return (out, true)
+        }
+        switch st.stops.push(st.detok.push(r.token)) {
+        case .emit(let text):
+            out.textDelta = text
+            return (out, false)
+        case .stopped(let before, let stop):
+            out.textDelta = before
+            out.stopReason = stop
+            st.matchedStopString = true
+            return (out, true)
+        }
+    }
+
+    /// Ends a request's stream with its final output (held-back text released unless a stop string matched).
+    private func finish(_ id: RequestID, reason: EngineFinishReason, extraText: String, last: RequestOutput? = nil) {
+        guard var st = seqs.removeValue(forKey: id) else { return }
+        var out = last ?? RequestOutput(promptTokenCount: st.request.promptTokenIds.count,
+                                        completionTokenCount: st.completionTokens)
+        out.textDelta = extraText
+        if !st.matchedStopString { out.textDelta += st.stops.flush() + st.detok.finish() }
+        out.finishReason = reason
+        let now = Self.now()
+        st.timings.e2eLatency = Self.seconds(now - st.arrival)
+        metrics.e2e.record(st.timings.e2eLatency!)
+        out.timings = st.timings
+        metrics.success(reason)
+        st.continuation.yield(out)
+        st.continuation.finish()
+    }
+
+    func failAll(_ message: String) {
+        for id in Array(seqs.keys) {
+            scheduler.abort(id)
+            if let st = seqs.removeValue(forKey: id) {
+                st.continuation.yield(RequestOutput(finishReason: .abort, stopReason: message,
+                                                    promptTokenCount: st.request.promptTokenIds.count,
+                                                    completionTokenCount: st.completionTokens))
+                st.continuation.finish()
+            }
+        }
+        _ = scheduler.schedule()
+    }
+
+    /// Gauges and the cumulative counters' deltas.
+    func publishStats() {
+        let s = scheduler.stats
+        metrics.running.record(s.numRunning)
+        metrics.waiting.record(s.numWaiting)
+        metrics.kvUsage.record(s.kvUsage)
+        let prev = lastStats
+        metrics.preemptions.increment(by: s.numPreemptions - (prev?.numPreemptions ?? 0))
+        metrics.prefixQueries.increment(by: s.prefixCacheQueries - (prev?.prefixCacheQueries ?? 0))
+        metrics.prefixHits.increment(by: s.prefixCacheHits - (prev?.prefixCacheHits ?? 0))
+        lastStats = s
+    }
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    static func seconds(_ ns: UInt64) -> Double { Double(ns) / 1e9 }
+}
+
+extension EngineFinishReason {
+    init(_ r: FinishReason) {
+        switch r {
+        case .stop: self = .stop
+        case .length: self = .length
+        case .abort: self = .abort
+        case .error: self = .error
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what Swiftlet needs on a fresh Debian machine, idempotently:
+# OpenBLAS (libopenblas-dev, pkg-config), the default model, and the Python packages the tests use.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+need_apt=()
+dpkg -s libopenblas-dev >/dev/null 2>&1 || need_apt+=(libopenblas-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+if [ "${SWIFTLET_WITH_POSTGRES:-0}" = 1 ]; then
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing ${need_apt[*]} ..." >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+"$root/models/fetch-default-model.sh"
+if [ "${SWIFTLET_WITH_PYTHON_TESTS:-0}" = 1 ]; then
+  python3 -c "import openai, numpy, regex" 2>/dev/null || python3 -m pip install --quiet openai numpy regex
+fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds (optimised) and runs the swiftlet command after installing what it needs.
+# With no arguments it serves the default model: scripts/swiftlet.sh  ==  swiftlet serve
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/setup.sh"
+swift build -c release --package-path "$root" --product swiftlet >&2
+bin="$root/.build/release/swiftlet"
+if [ $# -eq 0 ]; then set -- serve; fi
+exec "$bin" "$@"
