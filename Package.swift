@@ -15,6 +15,11 @@ let package = Package(
     products: [
         .executable(name: "swiftlet", targets: ["swiftlet"]),
         .library(name: "SwiftletEngine", targets: ["Engine"]),
+        // Module libraries, for Benchmarks/ (a package of its own) and for embedding.
+        .library(name: "SwiftletTensor", targets: ["Tensor"]),
+        .library(name: "SwiftletModel", targets: ["Model", "ModelFormats"]),
+        .library(name: "SwiftletTokenizer", targets: ["Tokenizer"]),
+        .library(name: "SwiftletScheduler", targets: ["Scheduler", "KVBlocks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

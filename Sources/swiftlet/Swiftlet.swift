@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Swiftlet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftlet",
+        abstract: "Swiftlet: an LLM inference serving engine for CPU fleets.",
+        subcommands: [Generate.self, Serve.self],
+        defaultSubcommand: nil)
+}
