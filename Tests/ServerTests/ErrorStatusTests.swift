@@ -1,0 +1,162 @@
+import AsyncHTTPClient
+import Engine
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Server
+import Testing
+
+/// Every error status over real HTTP, each with an OpenAI-shaped body.
+@Suite(.serialized) struct ErrorStatusTests {
+    @Test func badRequests() async throws {
+        try await withLiveServer { live in
+            let malformed = try await live.post("/v1/completions", #"{"prompt": "x""#)
+            #expect(malformed.status == 400)
+            let e = try malformed.error()
+            #expect(e["type"] as? String == "invalid_request_error")
+            #expect(e["param"] is NSNull)
+            #expect((e["message"] as? String)?.contains("JSON") == true)
+
+            let wrongType = try await live.post("/v1/chat/completions", #"{"messages":[{"role":"user","content":"x"}],"n":"two"}"#)
+            #expect(wrongType.status == 400 && wrongType.errorField("param") == "n")
+
+            let range = try await live.post("/v1/completions", #"{"prompt":"x","temperature":5}"#)
+            #expect(range.status == 400)
+            #expect(range.errorField("param") == "temperature")
+            #expect(range.errorField("message")?.contains("[0, 2]") == true)
+
+            let vocab = try await live.post("/v1/completions", #"{"prompt":[1,2,100000]}"#)
+            #expect(vocab.status == 400 && vocab.errorField("param") == "prompt[2]")
+
+            let bias = try await live.post("/v1/completions", #"{"prompt":"x","logit_bias":{"100000":1}}"#)
+            #expect(bias.status == 400 && bias.errorField("param") == "logit_bias")
+        }
+    }
+
+    @Test func contextLengthSaysTheNumbers() async throws {
+        try await withLiveServer { live in
+            let maxLen = live.engine.modelInfo.maxModelLen
+            let promptLen = live.engine.encode("Once upon a time", addSpecial: true, parseSpecial: false).count
+            let r = try await live.post("/v1/completions", #"{"prompt":"Once upon a time","max_tokens":\#(maxLen)}"#)
+            #expect(r.status == 400)
+            let e = try r.error()
+            #expect(e["code"] as? String == "context_length_exceeded")
+            let message = try #require(e["message"] as? String)
+            #expect(message.contains("maximum context length is \(maxLen) tokens"))
+            #expect(message.contains("you requested \(maxLen + promptLen) tokens (\(promptLen) in the prompt, \(maxLen) in the completion)"))
+            let chat = try await live.post("/v1/chat/completions",
+                                           #"{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":\#(maxLen)}"#)
+            #expect(chat.status == 400 && chat.errorField("message")?.contains("in the messages") == true)
+        }
+    }
+
+    @Test func apiKeyGuardsEverythingButHealthAndMetrics() async throws {
+        try await withLiveServer(configure: { $0.apiKey = "sekrit" }) { live in
+            let none = try await live.get("/v1/models")
+            #expect(none.status == 401)
+            #expect(none.errorField("code") == "invalid_api_key")
+            let wrong = try await live.post("/v1/completions", #"{"prompt":"x"}"#, headers: [("Authorization", "Bearer nope")])
+            #expect(wrong.status == 401)
+            let ok = try await live.get("/v1/models", headers: [("Authorization", "Bearer sekrit")])
+            #expect(ok.status == 200)
+            #expect(try await live.get("/health").status == 200)
+            #expect(try await live.get("/metrics").status == 200)
+        }
+    }
+
+    @Test func notFoundMethodAndSize() async throws {
+        try await withLiveServer(configure: { $0.maxBodySize = 1000 }) { live in
+            let model = try await live.post("/v1/completions", #"{"model":"gpt-4","prompt":"x"}"#)
+            #expect(model.status == 404 && model.errorField("param") == "model")
+            let route = try await live.get("/v2/nothing")
+            #expect(route.status == 404 && route.errorField("code") == "unknown_url")
+            let method = try await live.get("/v1/completions")
+            #expect(method.status == 405)
+            #expect(method.errorField("message")?.contains("POST") == true)
+            let big = try await live.post("/v1/completions", #"{"prompt":"\#(String(repeating: "a", count: 2000))"}"#)
+            #expect(big.status == 413 && big.errorField("code") == "request_too_large")
+        }
+    }
+
+    @Test func queueFullIs429WithRetryAfter() async throws {
+        try await withLiveServer(configure: { $0.maxQueuedRequests = 0; $0.retryAfterSeconds = 2 }) { live in
+            let r = try await live.post("/v1/completions", #"{"prompt":"x","max_tokens":2}"#)
+            #expect(r.status == 429)
+            #expect(r.headers["Retry-After"].first == "2")
+            #expect(r.errorField("type") == "rate_limit_error")
+        }
+        try await withLiveServer(engine: { $0.maxQueuedRequests = 0 }) { live in
+            let r = try await live.post("/v1/completions", #"{"prompt":"x","max_tokens":2}"#)
+            #expect(r.status == 429, "engine queueFull → 429: \(r.body)")
+            #expect(!r.headers["Retry-After"].isEmpty)
+        }
+    }
+
+    @Test func requestIdIsEchoedOrGenerated() async throws {
+        try await withLiveServer { live in
+            let given = try await live.get("/v1/models", headers: [("X-Request-Id", "abc-123")])
+            #expect(given.headers["X-Request-Id"].first == "abc-123")
+            let made = try await live.get("/v1/models")
+            #expect(made.headers["X-Request-Id"].first?.isEmpty == false)
+            let err = try await live.get("/nope", headers: [("X-Request-Id", "e-1")])
+            #expect(err.headers["X-Request-Id"].first == "e-1")
+        }
+    }
+
+    @Test func streamingDisconnectAbortsTheEngineRequest() async throws {
+        try await withLiveServer { live in
+            let maxLen = live.engine.modelInfo.maxModelLen
+            // Many long choices: far more work than can finish before the client goes away.
+            var req = HTTPClientRequest(url: "http://127.0.0.1:\(live.port)/v1/completions")
+            req.method = .POST
+            req.headers.add(name: "Content-Type", value: "application/json")
+            req.body = .bytes(ByteBuffer(string: #"{"prompt":[1],"max_tokens":\#(maxLen - 1),"ignore_eos":true,"n":16,"stream":true}"#))
+            let (gotFirst, firstSeen) = AsyncStream<Void>.makeStream()
+            let client = Task {
+                let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(60))
+                var received = 0
+                for try await part in resp.body {
+                    received += part.readableBytes
+                    firstSeen.yield()
+                }
+                return received
+            }
+            var it = gotFirst.makeAsyncIterator()
+            await it.next()
+            client.cancel()
+            _ = await client.result
+            let stats = try await live.waitUntilIdle()
+            #expect(stats.numRunning == 0 && stats.numWaiting == 0)
+            #expect(stats.kvUsage == 0)
+            // The aborted requests did not all run to the end.
+            let metrics = try await live.get("/metrics").body
+            let full = metrics.split(separator: "\n").first { $0.hasPrefix("swiftlet:generation_tokens_total ") }
+            let generated = Int(full?.split(separator: " ").last ?? "") ?? .max
+            #expect(generated < 16 * (maxLen - 1), "generated \(generated)")
+        }
+    }
+
+    @Test func nonStreamingDisconnectAbortsTheEngineRequest() async throws {
+        try await withLiveServer { live in
+            let maxLen = live.engine.modelInfo.maxModelLen
+            var req = HTTPClientRequest(url: "http://127.0.0.1:\(live.port)/v1/completions")
+            req.method = .POST
+            req.headers.add(name: "Content-Type", value: "application/json")
+            req.body = .bytes(ByteBuffer(string: #"{"prompt":[1],"max_tokens":\#(maxLen - 1),"ignore_eos":true,"n":16}"#))
+            let client = Task { try await HTTPClient.shared.execute(req, timeout: .seconds(60)) }
+            // Wait until the engine is busy with the request, then hang up.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while await live.engine.stats().numRunning == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            client.cancel()
+            _ = await client.result
+            let stats = try await live.waitUntilIdle()
+            #expect(stats.numRunning == 0 && stats.kvUsage == 0)
+            let metrics = try await live.get("/metrics").body
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("swiftlet:generation_tokens_total ") }
+            let generated = Int(line?.split(separator: " ").last ?? "") ?? .max
+            #expect(generated < 16 * (maxLen - 1), "generated \(generated)")
+        }
+    }
+}
