@@ -6,11 +6,18 @@ import NIOCore
 import OpenAIAPI
 
 /// Builds the HTTP application. Add it to a `ServiceGroup` next to the engine service, or use `SwiftletServer.run`.
+/// `onServerRunning` receives the bound port (useful with `port: 0`).
 public func buildApplication(engine: some EngineClient, config: ServerConfig, logger: Logger,
-                             metrics: ServerMetrics = ServerMetrics()) -> some ApplicationProtocol {
+                             metrics: ServerMetrics = ServerMetrics(),
+                             onServerRunning: (@Sendable (_ port: Int) async -> Void)? = nil) -> some ApplicationProtocol {
     let router = buildRouter(engine: engine, config: config, logger: logger, metrics: metrics)
     return Application(router: router,
                        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "swiftlet"),
+                       onServerRunning: { channel in
+                           let port = channel.localAddress?.port ?? config.port
+                           logger.info("swiftlet listening", metadata: ["host": "\(config.host)", "port": "\(port)"])
+                           await onServerRunning?(port)
+                       },
                        logger: logger)
 }
 

@@ -11,8 +11,10 @@ public enum SwiftletServer {
     /// (which aborts the engine requests) and the other services are shut down. Returns normally (exit 0).
     /// Services are shut down in reverse order, so the engine (listed first) outlives the HTTP server.
     public static func run(engine: some EngineClient, config: ServerConfig, services: [any Service],
-                           logger: Logger, metrics: ServerMetrics = ServerMetrics()) async throws {
-        let app = buildApplication(engine: engine, config: config, logger: logger, metrics: metrics)
+                           logger: Logger, metrics: ServerMetrics = ServerMetrics(),
+                           onServerRunning: (@Sendable (_ port: Int) async -> Void)? = nil) async throws {
+        let app = buildApplication(engine: engine, config: config, logger: logger, metrics: metrics,
+                                   onServerRunning: onServerRunning)
         let group = serviceGroup(app: app, config: config, services: services, logger: logger)
         try await group.run()
     }

@@ -8,6 +8,7 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 import Server
+import Synchronization
 import Testing
 
 enum Paths {
@@ -91,6 +92,7 @@ struct Live: Sendable {
 /// Loads stories260K, starts the engine and the server on an ephemeral port, runs `body`, shuts down.
 func withLiveServer(configure: (inout ServerConfig) -> Void = { _ in },
                     engine configureEngine: (inout EngineConfig) -> Void = { _ in },
+                    logger: Logger? = nil,
                     _ body: @Sendable (Live) async throws -> Void) async throws {
     var ec = EngineConfig()
     ec.numBlocks = 256
@@ -102,9 +104,9 @@ func withLiveServer(configure: (inout ServerConfig) -> Void = { _ in },
     defer { engine.shutdown() }
     var config = ServerConfig(servedModelName: "stories", host: "127.0.0.1", port: 0)
     configure(&config)
-    var logger = Logger(label: "server-test")
-    logger.logLevel = .warning
-    let app = buildApplication(engine: engine, config: config, logger: logger)
+    var quiet = Logger(label: "server-test")
+    quiet.logLevel = .warning
+    let app = buildApplication(engine: engine, config: config, logger: logger ?? quiet)
     try await app.test(.live) { client in
         try await body(Live(port: try #require(client.port), engine: engine))
     }
@@ -112,4 +114,23 @@ func withLiveServer(configure: (inout ServerConfig) -> Void = { _ in },
 
 func object(_ s: String) throws -> [String: Any] {
     try #require(JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any], "not a JSON object: \(s)")
+}
+
+/// Keeps every log record (for asserting on the access log).
+struct CapturingLogHandler: LogHandler {
+    final class Store: Sendable {
+        let records = Mutex<[(message: String, metadata: [String: String])]>([])
+    }
+    let store: Store
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        let merged = self.metadata.merging(metadata ?? [:]) { $1 }
+        store.records.withLock { $0.append((message.description, merged.mapValues { "\($0)" })) }
+    }
 }
