@@ -34,10 +34,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
     ],
     targets: [
-        // OpenBLAS headers through pkg-config; the library itself is loaded by CBLAS with dlopen
-        // so that OPENBLAS_CORETYPE can be chosen for this CPU before OpenBLAS initialises.
-        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
+        // OpenBLAS's headers (libopenblas-dev). Deliberately no pkgConfig/link: pkg-config's `-lopenblas` would
+        // load the library at start-up, before OPENBLAS_CORETYPE can be chosen; CBLAS dlopens it instead.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CBLAS", dependencies: ["COpenBLAS"], linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: strict),
         .target(name: "ModelFormats", swiftSettings: strict),

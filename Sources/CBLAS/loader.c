@@ -39,6 +39,12 @@ static int has_avx512_skx(void) {
     return (lo & 0xE6) == 0xE6; /* XMM, YMM, opmask, ZMM state enabled */
 }
 
+static int has_avx512_bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 5) & 1;
+}
+
 static int has_avx2(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
@@ -49,7 +55,7 @@ static void do_load(void) {
     if (getenv("OPENBLAS_CORETYPE") == NULL) {
         /* OpenBLAS picks Haswell (or worse) for CPUs newer than it knows; AVX-512 CPUs run the
            SkylakeX SGEMM kernels about twice as fast. Leave known-good choices alone otherwise. */
-        if (has_avx512_skx()) strcpy(chosen, "SkylakeX");
+        if (has_avx512_skx()) strcpy(chosen, has_avx512_bf16() ? "Cooperlake" : "SkylakeX");
         else if (has_avx2()) strcpy(chosen, "Haswell");
         if (chosen[0]) setenv("OPENBLAS_CORETYPE", chosen, 0);
     }

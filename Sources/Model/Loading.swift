@@ -50,7 +50,6 @@ extension Dequant {
         case .q8_0: q8_0(src, count: count, into: dst)
         case .q4_0: q4_0(src, count: count, into: dst)
         case .q4_1: q4_1(src, count: count, into: dst)
-        default: preconditionFailure("unsupported type reached conversion")
         }
     }
 }

@@ -81,7 +81,11 @@ public enum Kernels {
         DispatchQueue.concurrentPerform(iterations: workers, execute: body)
     }
 
-    public static var cpuCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+    /// Worker threads for the parallel kernels: `SWIFTLET_THREADS` if set, else the active cores.
+    public static let cpuCount: Int = {
+        if let s = ProcessInfo.processInfo.environment["SWIFTLET_THREADS"], let n = Int(s), n > 0 { return n }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }()
 }
 
 /// Rotary position embedding tables and application, in both pair layouts.
