@@ -163,18 +163,17 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
                     handlers.metrics.observe(out, first: !states[c].started)
                     if out.finishReason == .error {
                         let e = APIError.internalError()
-                        try await writer.write(ByteBuffer(string: SSE.event(String(decoding: e.jsonData(), as: UTF8.self))))
+                        try await writer.write(sseBuffer(String(decoding: e.jsonData(), as: UTF8.self)))
                         states[c].finishReason = .error
                         states[c].started = true
                         return
                     }
-                    let text = chunk(c, &states[c], out)
-                    try await writer.write(ByteBuffer(string: SSE.event(text)))
+                    try await writer.write(sseBuffer(chunk(c, &states[c], out)))
                 }
                 return states
             }
             let usage = handlers.usage(job, states, context)
-            if includeUsage { try await writer.write(ByteBuffer(string: SSE.event(makeUsage(usage)))) }
+            if includeUsage { try await writer.write(sseBuffer(makeUsage(usage))) }
             try await writer.write(ByteBuffer(string: SSE.done))
             try await writer.finish(nil)
         }
@@ -198,6 +197,16 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
 }
 
 struct EngineFailure: Error { let message: String }
+
+/// `data: <json>\n\n` written straight into one buffer (one allocation per event).
+func sseBuffer(_ json: String) -> ByteBuffer {
+    var buffer = ByteBuffer()
+    buffer.reserveCapacity(json.utf8.count + 8)
+    buffer.writeStaticString("data: ")
+    buffer.writeString(json)
+    buffer.writeStaticString("\n\n")
+    return buffer
+}
 
 /// Prompt texts for `echo` (token prompts are decoded).
 struct EchoPlan: Sendable {

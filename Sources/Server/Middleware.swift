@@ -59,7 +59,7 @@ struct APIMiddleware: RouterMiddleware {
         case let e as any HTTPResponseError where e.status == .notFound:
             let path = request.uri.path
             let allowed = routes.methods(for: path)
-            if !allowed.isEmpty {
+            if !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
                 return .methodNotAllowed(method: request.method.rawValue, path: path, allowed: allowed)
             }
             return .routeNotFound(method: request.method.rawValue, path: path)

@@ -33,7 +33,8 @@ public func buildRouter(engine: some EngineClient, config: ServerConfig, logger:
     router.post("/v1/chat/completions") { request, context in try await gen.chat(request, context) }
     let info = InfoHandlers(engine: engine, config: config, metrics: metrics, gen: gen)
     router.get("/v1/models") { _, _ in info.models() }
-    router.get("/v1/models/{id}") { _, context in try info.model(context.parameters.get("id") ?? "") }
+    // `**` so that ids with a slash ("org/model") resolve too.
+    router.get("/v1/models/**") { _, context in try info.model(context.parameters.getCatchAll().joined(separator: "/")) }
     router.post("/tokenize") { request, _ in try await info.tokenize(request) }
     router.post("/detokenize") { request, _ in try await info.detokenize(request) }
     router.get("/health") { _, _ in info.health() }

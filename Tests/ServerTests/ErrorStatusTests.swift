@@ -70,11 +70,26 @@ import Testing
             #expect(model.status == 404 && model.errorField("param") == "model")
             let route = try await live.get("/v2/nothing")
             #expect(route.status == 404 && route.errorField("code") == "unknown_url")
+            let slashed = try await live.get("/v1/models/org/model")
+            #expect(slashed.status == 404 && slashed.errorField("code") == "model_not_found")
             let method = try await live.get("/v1/completions")
             #expect(method.status == 405)
             #expect(method.errorField("message")?.contains("POST") == true)
             let big = try await live.post("/v1/completions", #"{"prompt":"\#(String(repeating: "a", count: 2000))"}"#)
             #expect(big.status == 413 && big.errorField("code") == "request_too_large")
+        }
+    }
+
+    @Test func modelIdsWithSlashesAndMissingChatTemplate() async throws {
+        try await withLiveServer(configure: { $0.servedModelName = "org/stories" }, engine: { $0.chatTemplate = nil }) { live in
+            let card = try await live.get("/v1/models/org/stories")
+            #expect(card.status == 200)
+            #expect(try card.json()["id"] as? String == "org/stories")
+            let ok = try await live.post("/v1/completions", #"{"model":"org/stories","prompt":"x","max_tokens":1}"#)
+            #expect(ok.status == 200)
+            let chat = try await live.post("/v1/chat/completions", #"{"messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(chat.status == 400 && chat.errorField("param") == "messages")
+            #expect(chat.errorField("message")?.contains("chat template") == true)
         }
     }
 
