@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: installs what it needs, builds, runs the Swift tests (optimised build,
-# since the model tests run real forward passes), then the Python conformance suite against a live server.
+# Runs the whole test suite: installs what it needs, builds (optimised: the model tests run real forward
+# passes), runs every Swift test target, then the end-to-end checks of the `swiftlet` command and, when
+# present, the Python conformance suite (official `openai` client) against a live server.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 SWIFTLET_WITH_PYTHON_TESTS=1 "$root/scripts/setup.sh"
-swift build -c release -Xswiftc -enable-testing --build-tests
-swift test -c release -Xswiftc -enable-testing --skip-build 2>&1 | tee .build/swift-test.log
+flags=(-c release -Xswiftc -enable-testing)
+swift build "${flags[@]}" --build-tests
+mkdir -p .build
+swift test "${flags[@]}" --skip-build 2>&1 | tee .build/swift-test.log
+bin=$(swift build "${flags[@]}" --show-bin-path)/swiftlet
+python3 "$root/Tests/cli/smoke.py" "$bin" "$root"
 if [ -x "$root/Tests/conformance/run.sh" ]; then
-  "$root/Tests/conformance/run.sh"
+  "$root/Tests/conformance/run.sh" "$bin"
 fi

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the `swiftlet generate` command (single prompt and offline batch mode).
+
+Usage: smoke.py PATH_TO_SWIFTLET_BINARY REPO_ROOT. Exits non-zero on the first failure; prints
+'N passed, 0 failed' at the end.
+"""
+import json, subprocess, sys, tempfile, os
+
+exe, root = sys.argv[1], sys.argv[2]
+stories = os.path.join(root, 'models/stories260K/stories260K.bin')
+golden = json.load(open(os.path.join(root, 'models/stories260K/golden_greedy.json')))
+smol_golden = json.load(open(os.path.join(root, 'models/smollm2-135m-instruct/golden_greedy.json')))
+passed = 0
+
+def run(*args):
+    r = subprocess.run([exe, *args], capture_output=True, text=True, timeout=600)
+    return r.returncode, r.stdout, r.stderr
+
+def check(cond, what):
+    global passed
+    if not cond:
+        print(f'FAIL: {what}', file=sys.stderr)
+        print(f'{passed} passed, 1 failed')
+        sys.exit(1)
+    passed += 1
+
+# 1. stories260K greedy from BOS: the 256 golden ids.
+code, out, err = run('generate', '--model', stories, '--prompt-ids', '1', '--max-tokens', '256', '--json')
+check(code == 0, f'generate --json exit {code}: {err}')
+res = json.loads(out)
+check(res['generated_ids'] == golden['generated_ids'], 'stories260K golden ids via the CLI')
+check(res['prefill_tokens_per_s'] > 0 and res['decode_tokens_per_s'] > 0, 'speeds reported')
+
+# 2. The default model's chat answer (README's promise).
+code, out, err = run('generate', '--chat', '--prompt', 'What is the capital of France?', '--json')
+check(code == 0, f'default model chat exit {code}: {err}')
+res = json.loads(out)
+check(res['text'] == 'The capital of France is Paris.', f'chat answer: {res["text"]!r}')
+check(res['generated_ids'][:-1] == smol_golden['cases'][0]['generated_ids'], 'chat golden ids')
+
+# 3. Offline batch mode: order kept, n > 1, a bad request reported in its line, a summary at the end.
+with tempfile.NamedTemporaryFile('w', suffix='.jsonl', delete=False) as f:
+    f.write(json.dumps({'prompt': [1], 'max_tokens': 20, 'temperature': 0}) + '\n')
+    f.write(json.dumps({'prompt': 'Once upon a time', 'max_tokens': 8, 'temperature': 0.8, 'seed': 3, 'n': 2}) + '\n')
+    f.write('\n')
+    f.write(json.dumps({'prompt': [1, 2, 3], 'max_tokens': 100000}) + '\n')
+    f.write(json.dumps({'prompt': [1], 'max_tokens': 5, 'temperature': 0, 'stop_token_ids': [golden['generated_ids'][2]]}) + '\n')
+    path = f.name
+code, out, err = run('generate', '--model', stories, '--prompts-file', path, '--concurrency', '2', '--json')
+check(code == 0, f'batch exit {code}: {err}')
+lines = [json.loads(l) for l in out.splitlines() if l.strip()]
+check(len(lines) == 5, f'4 results + summary, got {len(lines)}')
+check([l.get('index') for l in lines[:4]] == [0, 1, 2, 3], 'input order')
+check(lines[0]['generated_ids'] == golden['generated_ids'][:20], 'batch greedy = golden')
+check(len(lines[1]['choices']) == 2 and all(len(c['generated_ids']) <= 8 for c in lines[1]['choices']), 'n = 2')
+check(lines[2]['finish_reason'] == 'error' and 'context' in lines[2]['error'].lower(), f'oversize request: {lines[2]}')
+check(lines[3]['generated_ids'] == golden['generated_ids'][:3] and lines[3]['finish_reason'] == 'stop', 'stop_token_ids')
+s = lines[4]['summary']
+check(s['requests'] == 4 and s['output_tokens_per_s'] > 0, f'summary {s}')
+
+# 4. Bad usage fails with a message, not a crash.
+code, out, err = run('generate', '--model', '/nonexistent.gguf', '--prompt', 'x')
+check(code != 0 and 'nonexistent' in err, f'missing model: {code} {err}')
+code, out, err = run('generate', '--model', stories)
+check(code != 0 and 'prompt' in err, 'no prompt')
+
+print(f'{passed} passed, 0 failed')
