@@ -1,0 +1,1 @@
+// The Bench module (work in progress).

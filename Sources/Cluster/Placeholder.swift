@@ -1,0 +1,1 @@
+// The Cluster module (work in progress).
