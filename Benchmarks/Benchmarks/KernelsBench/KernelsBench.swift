@@ -1,0 +1,153 @@
+import BenchSupport
+import Benchmark
+import Tensor
+
+// Tensor kernels at SmolLM2-135M's shapes: the projections (BLAS.linear, i.e. SGEMV at M = 1 and SGEMM above),
+// paged attention over shuffled KV blocks, and dequantization of the GGUF block formats.
+
+/// SmolLM2-135M: dim 576, 9 query heads and 3 KV heads of 64, FFN 1536, vocabulary 49152.
+enum Smol {
+    static let dim = 576, hidden = 1536, vocab = 49152
+    static let attention = AttentionShape(nHeads: 9, nKVHeads: 3, headDim: 64)
+    static var kvDim: Int { attention.nKVHeads * attention.headDim }
+    /// (name, in, out) of each projection; wqkv and w13 are fused as the model runs them.
+    static let projections: [(String, Int, Int)] = [
+        ("qkv 576→960", dim, dim + 2 * 192), ("o 576→576", dim, dim),
+        ("gate_up 576→3072", dim, 2 * hidden), ("down 1536→576", hidden, dim), ("lm_head 576→49152", dim, vocab),
+    ]
+}
+
+/// Float buffers filled with deterministic values in [-1, 1), freed with the owner.
+final class Floats: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Float>
+    let count: Int
+    init(_ count: Int, seed: UInt64) {
+        self.count = count
+        p = .allocate(capacity: count)
+        var rng = SplitMix64(seed: seed)
+        for i in 0..<count { p[i] = Float.random(in: -1..<1, using: &rng) }
+    }
+    deinit { p.deallocate() }
+}
+
+/// Inputs of one projection: X [m, in], W [out, in], Y [m, out].
+struct LinearCase: @unchecked Sendable {
+    let m: Int, inF: Int, outF: Int
+    let x: Floats, w: Floats, y: Floats
+    init(m: Int, inF: Int, outF: Int) {
+        self.m = m; self.inF = inF; self.outF = outF
+        x = Floats(m * inF, seed: 1); w = Floats(outF * inF, seed: 2); y = Floats(m * outF, seed: 3)
+    }
+}
+
+func registerLinear() {
+    for (name, inF, outF) in Smol.projections {
+        for m in [1, 32, 512] {
+            let flops = 2.0 * Double(m * inF * outF)
+            Benchmark("linear \(name) M=\(m)", configuration: .init(metrics: [.wallClock, .gflops])) { benchmark, c in
+                benchmark.recordRate(.gflops, units: flops / 1e9) {
+                    BLAS.linear(c.x.p, rows: c.m, inFeatures: c.inF, weight: c.w.p, outFeatures: c.outF, into: c.y.p)
+                }
+            } setup: {
+                LinearCase(m: m, inF: inF, outF: outF)
+            }
+        }
+    }
+}
+
+/// One layer's KV for a 512-token context in 32 blocks of 16, shuffled across a pool of 64.
+struct AttentionCase: @unchecked Sendable {
+    static let blockSize = 16, context = 512, poolBlocks = 64
+    let k: Floats, v: Floats
+    let table: [Int32]   // [context / blockSize]
+    let q: Floats        // [128, nHeads·headDim]
+    let out: Floats      // [128, nHeads·headDim]
+    let kc: Floats, vc: Floats   // [context, headDim]
+    let scratch: Floats  // [128, context]
+    var kv: PagedLayerKV { PagedLayerKV(k: k.p, v: v.p, blockSize: Self.blockSize, kvDim: Smol.kvDim) }
+
+    init() {
+        let slots = Self.poolBlocks * Self.blockSize * Smol.kvDim, rowDim = Smol.dim, hd = Smol.attention.headDim
+        k = Floats(slots, seed: 4); v = Floats(slots, seed: 5)
+        var rng = SplitMix64(seed: 6)
+        table = Array((0..<Int32(Self.poolBlocks)).shuffled(using: &rng).prefix(Self.context / Self.blockSize))
+        q = Floats(128 * rowDim, seed: 7); out = Floats(128 * rowDim, seed: 8)
+        kc = Floats(Self.context * hd, seed: 9); vc = Floats(Self.context * hd, seed: 10)
+        scratch = Floats(128 * Self.context, seed: 11)
+    }
+}
+
+func registerAttention() {
+    let shape = Smol.attention, ctx = AttentionCase.context
+    // FLOPs of QKᵀ and PV: 2·2·positions·headDim per query token and head.
+    let tokenFlops = 4.0 * Double(ctx * shape.headDim * shape.nHeads)
+    Benchmark("attention decode token, ctx 512, shuffled blocks", configuration: .init(metrics: [.wallClock, .gflops])) { benchmark, c in
+        c.table.withUnsafeBufferPointer { table in
+            benchmark.recordRate(.gflops, units: tokenFlops / 1e9) {
+                PagedAttention.token(q: c.q.p, out: c.out.p, pos: ctx - 1, table: table.baseAddress!, kv: c.kv,
+                                     shape: shape, scores: c.scratch.p)
+            }
+        }
+    } setup: { AttentionCase() }
+
+    let count = 128, start = ctx - count
+    let chunkFlops = 4.0 * Double(count * ctx * shape.headDim * shape.nHeads)   // SGEMM computes the full [count, ctx]
+    Benchmark("attention chunk 128 queries, ctx 512, shuffled blocks",
+              configuration: .init(metrics: [.wallClock, .gflops])) { benchmark, c in
+        c.table.withUnsafeBufferPointer { table in
+            benchmark.recordRate(.gflops, units: chunkFlops / 1e9) {
+                PagedAttention.chunk(q: c.q.p, qStride: Smol.dim, out: c.out.p, outStride: Smol.dim, start: start,
+                                     count: count, table: table.baseAddress!, kv: c.kv, shape: shape,
+                                     kc: c.kc.p, vc: c.vc.p, s: c.scratch.p)
+            }
+        }
+    } setup: { AttentionCase() }
+}
+
+/// One FFN matrix worth of quantized blocks (576 × 1536 elements) and its Float destination.
+struct DequantCase: @unchecked Sendable {
+    static let count = Smol.dim * Smol.hidden
+    let src: [UInt8]
+    let dst: Floats
+    /// Random quants with a fixed finite f16 scale (and minimum, for Q4_1) in each block.
+    init(blockBytes: Int, halves: [UInt16]) {
+        var rng = SplitMix64(seed: 12)
+        var bytes = (0..<(Self.count / 32 * blockBytes)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        for b in 0..<(Self.count / 32) {
+            for (i, h) in halves.enumerated() {
+                bytes[b * blockBytes + 2 * i] = UInt8(h & 0xFF)
+                bytes[b * blockBytes + 2 * i + 1] = UInt8(h >> 8)
+            }
+        }
+        src = bytes
+        dst = Floats(Self.count, seed: 13)
+    }
+}
+
+func registerDequant() {
+    let n = DequantCase.count
+    Benchmark("dequant Q4_1 576×1536", configuration: .init(metrics: [.wallClock, .elementsPerSecond])) { benchmark, c in
+        c.src.withUnsafeBytes { src in
+            benchmark.recordRate(.elementsPerSecond, units: Double(n)) {
+                Dequant.q4_1(src.baseAddress!, count: n, into: c.dst.p)
+            }
+        }
+    } setup: { DequantCase(blockBytes: 20, halves: [0x2C00, 0xAC00]) }   // d = 1/16, m = -1/16
+
+    Benchmark("dequant Q8_0 576×1536", configuration: .init(metrics: [.wallClock, .elementsPerSecond])) { benchmark, c in
+        c.src.withUnsafeBytes { src in
+            benchmark.recordRate(.elementsPerSecond, units: Double(n)) {
+                Dequant.q8_0(src.baseAddress!, count: n, into: c.dst.p)
+            }
+        }
+    } setup: { DequantCase(blockBytes: 34, halves: [0x2000]) }   // d = 1/128
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock], warmupIterations: 3, maxDuration: .seconds(1), maxIterations: 200)
+    Benchmark.setup = { try BLAS.load() }
+    registerLinear()
+    registerAttention()
+    registerDequant()
+}
