@@ -1,0 +1,275 @@
+public import Engine
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Runs next to an engine: registers the instance, heartbeats its load, claims the requests routers assigned to
+/// it (while it has room), runs them and appends their tokens to the queue. Appends are batched: one statement per
+/// flush carries every request's new tokens (group commit), and the next flush starts when the previous one ends.
+public final class InstanceAgent: Service {
+    public struct Config: Sendable {
+        public var name: String
+        /// Where its own HTTP server listens (shown by `cluster status`); empty = wait for `announce(address:)`.
+        public var address: String = ""
+        /// Most requests held at once (running + waiting in the engine).
+        public var capacity: Int = 128
+        public var timing = ClusterTiming()
+        /// Exit `run()` once drained (an operator ran `swiftlet cluster drain`).
+        public var exitWhenDrained = true
+        /// Called once drained and idle (the command shuts its process down); without it `run()` returns.
+        public var onDrained: (@Sendable () async -> Void)? = nil
+        public init(name: String) { self.name = name }
+    }
+
+    public let engine: any EngineClient
+    public let queue: any DistributedQueue
+    public let config: Config
+    let logger: Logger
+    let state = Mutex(State())
+    let flushWake: AsyncStream<Void>
+    let flushKick: AsyncStream<Void>.Continuation
+    let claimWake: AsyncStream<Void>
+    let claimKick: AsyncStream<Void>.Continuation
+    let addresses: AsyncStream<String>
+    let addressKick: AsyncStream<String>.Continuation
+
+    struct Active {
+        let contextLength: Int
+        /// Tokens the queue holds (or will, once the flush in flight commits).
+        var flushed: Int
+        var buffered: [Int32] = []
+        var finish: EngineFinishReason?
+        var stopReason: String?
+        var error: String?
+        var produced = false
+        var task: Task<Void, Never>?
+    }
+
+    struct State {
+        var active: [Int64: Active] = [:]
+        var draining = false
+        var crashed = false
+        var served = 0
+    }
+
+    public init(engine: any EngineClient, queue: any DistributedQueue, config: Config,
+                logger: Logger = Logger(label: "swiftlet.instance")) {
+        self.engine = engine; self.queue = queue; self.config = config; self.logger = logger
+        (flushWake, flushKick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (claimWake, claimKick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (addresses, addressKick) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Tells the agent where its HTTP server listens (when `config.address` was left empty).
+    public func announce(address: String) { addressKick.yield(address) }
+
+    /// Requests this agent has finished (for tests and logs).
+    public var servedCount: Int { state.withLock { $0.served } }
+    public var activeCount: Int { state.withLock { $0.active.count } }
+
+    // MARK: Service
+
+    public func run() async throws {
+        var address = config.address
+        if address.isEmpty {
+            for await a in addresses { address = a; break }
+        }
+        try await queue.register(name: config.name, address: address, load: await load(), timing: config.timing)
+        logger.info("instance registered", metadata: ["name": "\(config.name)", "capacity": "\(config.capacity)"])
+        let signals = queue.signals([.work(config.name)])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in signals { self.claimKick.yield() } }
+            group.addTask { await self.claimLoop() }
+            group.addTask { await self.flushLoop() }
+            group.addTask { await self.heartbeatLoop() }
+            group.addTask { try? await gracefulShutdown() }
+            await group.next()   // graceful shutdown, or drained
+            group.cancelAll()
+        }
+        await stopCleanly()
+    }
+
+    /// Simulates a crash (kill -9): everything stops at once and nothing is cleaned up in the queue;
+    /// the leases expire and the requests go to other instances.
+    public func crash() {
+        let tasks = state.withLock { s -> [Task<Void, Never>] in
+            s.crashed = true
+            defer { s.active.removeAll() }
+            return s.active.values.compactMap(\.task)
+        }
+        for t in tasks { t.cancel() }
+        flushKick.finish(); claimKick.finish()
+    }
+
+    var crashed: Bool { state.withLock { $0.crashed } }
+
+    func stopCleanly() async {
+        guard !crashed else { return }
+        let tasks = state.withLock { s in s.active.values.compactMap(\.task) }
+        for t in tasks { t.cancel() }
+        for t in tasks { await t.value }
+        await flushOnce()   // tokens already produced reach the queue before the rest goes back
+        do {
+            try await queue.release(instance: config.name)
+            try await queue.deregister(name: config.name)
+        } catch {
+            logger.warning("could not release work cleanly; leases will expire", metadata: ["error": "\(error)"])
+        }
+        logger.info("instance stopped", metadata: ["name": "\(config.name)", "served": "\(servedCount)"])
+    }
+
+    // MARK: Loops
+
+    func heartbeatLoop() async {
+        while !Task.isCancelled && !crashed {
+            do {
+                let draining = try await queue.heartbeat(name: config.name, load: await load(), timing: config.timing)
+                let (idle, newly) = state.withLock { s in
+                    defer { s.draining = draining }
+                    return (s.active.isEmpty, draining && !s.draining)
+                }
+                if newly { logger.notice("draining: finishing current work, taking no more", metadata: ["name": "\(config.name)"]) }
+                if draining && idle && config.exitWhenDrained {
+                    logger.notice("drained: leaving the cluster", metadata: ["name": "\(config.name)"])
+                    // With a hook the process shuts down (and graceful shutdown ends `run()`); without, `run()` ends now.
+                    guard let done = config.onDrained else { return }
+                    await done()
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: config.timing.heartbeat)
+        }
+    }
+
+    func claimLoop() async {
+        let ticker = Task { [claimKick, config] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: config.timing.sweep * 2)
+                claimKick.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        for await _ in claimWake {
+            if Task.isCancelled || crashed { return }
+            let room = state.withLock { s in s.draining ? 0 : config.capacity - s.active.count }
+            guard room > 0 else { continue }
+            do {
+                let work = try await queue.claim(instance: config.name, limit: room, timing: config.timing)
+                for c in work { start(c) }
+                if work.count == room { claimKick.yield() }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("claim failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    func flushLoop() async {
+        for await _ in flushWake {
+            if Task.isCancelled || crashed { return }
+            await flushOnce()
+        }
+    }
+
+    // MARK: Running requests
+
+    func start(_ c: ClaimedRequest) {
+        let request = c.engineRequest
+        state.withLock { s in
+            s.active[c.id] = Active(contextLength: request.promptTokenIds.count, flushed: c.delivered.count)
+        }
+        guard request.params.maxTokens >= 1 else {
+            record(c.id, RequestOutput(finishReason: .length))
+            return
+        }
+        let task = Task { [engine] in
+            do {
+                for await out in try engine.generate(request) { self.record(c.id, out) }
+            } catch {
+                self.record(c.id, RequestOutput(finishReason: .error, stopReason: String(describing: error)))
+            }
+        }
+        state.withLock { s in s.active[c.id]?.task = task }
+    }
+
+    func record(_ id: Int64, _ out: RequestOutput) {
+        let wake: Bool = state.withLock { s in
+            guard var a = s.active[id], a.finish == nil else { return false }
+            a.buffered += out.newTokenIds
+            if !out.newTokenIds.isEmpty { a.produced = true }
+            switch out.finishReason {
+            case .abort?:
+                return false   // we cancelled it, or the engine is stopping: the queue keeps it for someone else
+            case .error?:
+                a.finish = .error; a.error = out.stopReason ?? "the engine failed the request"
+            case let r?:
+                a.finish = r; a.stopReason = out.stopReason
+            case nil: break
+            }
+            s.active[id] = a
+            return true
+        }
+        if wake { flushKick.yield() }
+    }
+
+    /// Takes every buffered delta (finished requests leave `active`).
+    func takeBatch() -> [TokenDelta] {
+        state.withLock { s in
+            var batch: [TokenDelta] = []
+            for (id, var a) in s.active where !a.buffered.isEmpty || a.finish != nil {
+                batch.append(TokenDelta(id: id, start: a.flushed, tokens: a.buffered, finish: a.finish,
+                                        stopReason: a.stopReason, error: a.error))
+                a.flushed += a.buffered.count
+                a.buffered.removeAll()
+                if a.finish != nil { s.active[id] = nil; s.served += 1 } else { s.active[id] = a }
+            }
+            return batch
+        }
+    }
+
+    func flushOnce() async {
+        let batch = takeBatch()
+        guard !batch.isEmpty else { return }
+        var attempt = 0
+        while !crashed {
+            do {
+                let rejected = try await queue.append(instance: config.name, batch)
+                if !rejected.isEmpty { dropRejected(rejected) }
+                if batch.contains(where: { $0.finish != nil }) { claimKick.yield() }
+                return
+            } catch {
+                attempt += 1
+                logger.warning("append failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                try? await Task.sleep(for: .milliseconds(min(1000, 50 * attempt)))
+            }
+        }
+    }
+
+    /// The queue refused these appends: the router ended the request (client gone, stop string) or our lease was
+    /// lost. Stop generating for them.
+    func dropRejected(_ ids: Set<Int64>) {
+        let tasks = state.withLock { s in ids.compactMap { s.active.removeValue(forKey: $0)?.task } }
+        for t in tasks { t.cancel() }
+        logger.debug("appends rejected; aborted", metadata: ["requests": "\(ids.sorted())"])
+    }
+
+    /// The load published with each heartbeat.
+    func load() async -> InstanceLoad {
+        let s = await engine.stats()
+        var l = InstanceLoad()
+        l.numRunning = s.numRunning; l.numWaiting = s.numWaiting
+        l.numFreeBlocks = s.numFreeBlocks; l.numTotalBlocks = s.numTotalBlocks; l.blockSize = s.blockSize
+        let bs = max(1, s.blockSize)
+        state.withLock { st in
+            l.active = st.active.count
+            l.waitingBlocksNeeded = st.active.values.filter { !$0.produced }.reduce(0) { $0 + ($1.contextLength + bs) / bs }
+        }
+        l.capacity = state.withLock { $0.draining } ? 0 : config.capacity
+        l.maxModelLen = engine.modelInfo.maxModelLen
+        l.model = engine.modelInfo.name
+        return l
+    }
+}

@@ -1,1 +1,0 @@
-// The Cluster module (work in progress).

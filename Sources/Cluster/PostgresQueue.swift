@@ -1,0 +1,352 @@
+public import Engine
+import Foundation
+public import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The distributed queue on PostgreSQL 15. Rows are claimed with `FOR UPDATE SKIP LOCKED`; routers and
+/// instances are woken with LISTEN/NOTIFY (`swiftlet_sched`, `swiftlet_work_<instance>`, `swiftlet_out_<router>`);
+/// token deltas travel in the NOTIFY payload of the same transaction that appends them to the row, so a router
+/// never forwards a token that is not durable in the queue (what makes resumption on another instance exact).
+public final class PostgresQueue: DistributedQueue {
+    public let url: PostgresURL
+    let client: PostgresClient
+    let logger: Logger
+    private let runTask: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    /// Connects (the pool runs in a background task until `close()`) and applies the schema migrations.
+    public static func connect(_ urlText: String, logger: Logger = Logger(label: "swiftlet.queue")) async throws -> PostgresQueue {
+        let q = try PostgresQueue(url: PostgresURL(urlText), logger: logger)
+        do {
+            try await PostgresSchema.migrate(q.client, logger: logger)
+        } catch {
+            q.close()
+            throw ClusterError("cannot open the queue at \(q.url.host):\(q.url.port)/\(q.url.database): \(String(reflecting: error))")
+        }
+        return q
+    }
+
+    init(url: PostgresURL, logger: Logger) {
+        self.url = url
+        self.logger = logger
+        var config = PostgresClient.Configuration(host: url.host, port: url.port, username: url.user,
+                                                  password: url.password, database: url.database, tls: .disable)
+        config.options.maximumConnections = 8
+        config.options.minimumConnections = 1
+        config.options.connectTimeout = .seconds(5)
+        client = PostgresClient(configuration: config, backgroundLogger: logger)
+        let c = client
+        runTask.withLock { $0 = Task { await c.run() } }
+    }
+
+    /// Stops the pool (in-flight queries fail).
+    public func close() {
+        runTask.withLock { $0?.cancel(); $0 = nil }
+    }
+
+    deinit { runTask.withLock { $0?.cancel() } }
+
+    static func outChannel(_ origin: String) -> String { "swiftlet_out_" + origin }
+    static func workChannel(_ instance: String) -> String { "swiftlet_work_" + instance }
+    static let schedChannel = "swiftlet_sched"
+
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { conn in
+            try await conn.query("BEGIN", logger: logger)
+            do {
+                let v = try await body(conn)
+                try await conn.query("COMMIT", logger: logger)
+                return v
+            } catch {
+                _ = try? await conn.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    func notify(_ conn: PostgresConnection, _ pairs: [(channel: String, payload: String)]) async throws {
+        guard !pairs.isEmpty else { return }
+        let channels = pairs.map(\.channel), payloads = pairs.map(\.payload)
+        try await conn.query("SELECT pg_notify(c, p) FROM unnest(\(channels)::text[], \(payloads)::text[]) AS x(c, p)",
+                             logger: logger)
+    }
+
+    // MARK: Router side
+
+    public func enqueue(_ r: QueuedRequest) async throws {
+        let params = encodeParams(r.params)
+        try await transaction { conn in
+            try await conn.query("""
+                INSERT INTO swiftlet_requests (id, origin, prompt, params, priority, prefix_hash)
+                VALUES (\(r.id), \(r.origin), \(r.prompt), \(params)::jsonb, \(r.priority), \(r.prefixHash))
+                """, logger: logger)
+            try await notify(conn, [(Self.schedChannel, "")])
+        }
+    }
+
+    public func finish(id: Int64, reason: EngineFinishReason) async throws {
+        try await client.query("""
+            UPDATE swiftlet_requests SET state = 'done', finish_reason = \(reason.rawValue), updated_at = clock_timestamp()
+            WHERE id = \(id) AND state IN ('queued', 'assigned')
+            """, logger: logger)
+    }
+
+    public func progress(ids: [Int64]) async throws -> [RequestProgress] {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await client.query("""
+            SELECT id, state, tokens, finish_reason, stop_reason, error, instance, attempts
+            FROM swiftlet_requests WHERE id = ANY(\(ids)::int8[])
+            """, logger: logger)
+        var out: [RequestProgress] = []
+        for try await (id, state, tokens, fin, stop, err, inst, attempts) in rows.decode(
+            (Int64, String, [Int32], String?, String?, String?, String?, Int).self) {
+            out.append(RequestProgress(id: id, state: RequestState(rawValue: state) ?? .failed, tokens: tokens,
+                                       finish: fin.flatMap(EngineFinishReason.init(rawValue:)), stopReason: stop,
+                                       error: err, instance: inst, attempts: attempts))
+        }
+        return out
+    }
+
+    public func scheduleRound(limit: Int, timing: ClusterTiming,
+                              plan: ([PendingRequest], [InstanceRecord]) -> [Assignment]) async throws
+        -> (assigned: [Assignment], reaped: [ReapedRequest]) {
+        try await transaction { conn in
+            try await conn.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockKey + 1))", logger: logger)
+            let reaped = try await reap(conn, timing: timing)
+            let instances = try await instanceRecords(conn, aliveOnly: true, timing: timing)
+            let pending = try await queuedRequests(conn, limit: limit)
+            guard !pending.isEmpty, !instances.isEmpty else { return ([], reaped) }
+            let decided = plan(pending, instances)
+            guard !decided.isEmpty else { return ([], reaped) }
+            let ids = decided.map(\.requestId), names = decided.map(\.instance)
+            try await conn.query("""
+                UPDATE swiftlet_requests r SET state = 'assigned', instance = x.inst, started = false,
+                    assigned_at = clock_timestamp(), lease_expiry = clock_timestamp() + make_interval(secs => \(timing.leaseSeconds)),
+                    attempts = r.attempts + 1, updated_at = clock_timestamp()
+                FROM unnest(\(ids)::int8[], \(names)::text[]) AS x(id, inst)
+                WHERE r.id = x.id AND r.state = 'queued'
+                """, logger: logger)
+            try await notify(conn, Set(names).map { (Self.workChannel($0), "") })
+            return (decided, reaped)
+        }
+    }
+
+    /// Expired leases: back to the queue, or failed after too many attempts (its router is told).
+    func reap(_ conn: PostgresConnection, timing: ClusterTiming) async throws -> [ReapedRequest] {
+        let rows = try await conn.query("""
+            WITH old AS (
+                SELECT id, instance FROM swiftlet_requests
+                WHERE state = 'assigned' AND lease_expiry < clock_timestamp() FOR UPDATE SKIP LOCKED)
+            UPDATE swiftlet_requests r SET
+                state = CASE WHEN r.attempts >= \(timing.maxAttempts) THEN 'failed' ELSE 'queued' END,
+                finish_reason = CASE WHEN r.attempts >= \(timing.maxAttempts) THEN 'error' END,
+                error = CASE WHEN r.attempts >= \(timing.maxAttempts) THEN
+                    format('the request failed %s times (its instance, last %s, stopped heartbeating); giving up', r.attempts, old.instance) END,
+                instance = NULL, started = false, lease_expiry = NULL, updated_at = clock_timestamp()
+            FROM old WHERE r.id = old.id
+            RETURNING r.id, r.origin, r.state, old.instance, cardinality(r.tokens)
+            """, logger: logger)
+        var reaped: [ReapedRequest] = []
+        var notes: [(String, String)] = []
+        for try await (id, origin, state, inst, n) in rows.decode((Int64, String, String, String, Int).self) {
+            reaped.append(ReapedRequest(id: id, origin: origin, failed: state == "failed", instance: inst))
+            if state == "failed" { notes.append((Self.outChannel(origin), "\(id) \(n) error *")) }
+        }
+        if !reaped.isEmpty {
+            logger.warning("leases expired", metadata: ["requeued": "\(reaped.filter { !$0.failed }.map(\.id))",
+                                                        "failed": "\(reaped.filter(\.failed).map(\.id))"])
+        }
+        try await notify(conn, notes)
+        return reaped
+    }
+
+    func queuedRequests(_ conn: PostgresConnection, limit: Int) async throws -> [PendingRequest] {
+        let rows = try await conn.query("""
+            SELECT id, priority, cardinality(prompt) + cardinality(tokens), prefix_hash, attempts FROM swiftlet_requests
+            WHERE state = 'queued' ORDER BY priority, arrival, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            """, logger: logger)
+        var out: [PendingRequest] = []
+        for try await (id, prio, ctx, hash, attempts) in rows.decode((Int64, Int, Int, Int64, Int).self) {
+            out.append(PendingRequest(id: id, priority: prio, contextLength: ctx, prefixHash: hash, attempts: attempts))
+        }
+        return out
+    }
+
+    func instanceRecords(_ conn: PostgresConnection, aliveOnly: Bool, timing: ClusterTiming) async throws -> [InstanceRecord] {
+        let rows = try await conn.query("""
+            SELECT i.name, i.address, i.load::text, EXTRACT(EPOCH FROM clock_timestamp() - i.heartbeat)::float8, i.draining,
+                   COALESCE(p.pending, 0)::int8, COALESCE(p.pending_blocks, 0)::int8, COALESCE(p.assigned, 0)::int8
+            FROM swiftlet_instances i LEFT JOIN LATERAL (
+                SELECT count(*) AS assigned,
+                       count(*) FILTER (WHERE NOT r.started OR r.claimed_at > i.reported_at) AS pending,
+                       sum((cardinality(r.prompt) + cardinality(r.tokens) + GREATEST((i.load->>'blockSize')::int, 1))
+                           / GREATEST((i.load->>'blockSize')::int, 1))
+                           FILTER (WHERE NOT r.started OR r.claimed_at > i.reported_at) AS pending_blocks
+                FROM swiftlet_requests r WHERE r.state = 'assigned' AND r.instance = i.name) p ON true
+            WHERE NOT \(aliveOnly) OR i.heartbeat > clock_timestamp() - make_interval(secs => \(timing.leaseSeconds))
+            ORDER BY i.name
+            """, logger: logger)
+        var out: [InstanceRecord] = []
+        for try await (name, addr, load, age, draining, pending, blocks, assigned) in rows.decode(
+            (String, String, String, Double, Bool, Int64, Int64, Int64).self) {
+            let l = (try? JSONDecoder().decode(InstanceLoad.self, from: Data(load.utf8))) ?? InstanceLoad()
+            out.append(InstanceRecord(name: name, address: addr, load: l, heartbeatAge: age, draining: draining,
+                                      pendingRequests: Int(pending), pendingBlocks: Int(blocks), assigned: Int(assigned)))
+        }
+        return out
+    }
+
+    public func status(timing: ClusterTiming) async throws -> ClusterStatus {
+        try await client.withConnection { conn in
+            let instances = try await instanceRecords(conn, aliveOnly: false, timing: timing)
+            var byPriority: [(priority: Int, count: Int)] = []
+            let q = try await conn.query("""
+                SELECT priority, count(*)::int8 FROM swiftlet_requests WHERE state = 'queued' GROUP BY priority ORDER BY priority
+                """, logger: logger)
+            for try await (p, n) in q.decode((Int, Int64).self) { byPriority.append((p, Int(n))) }
+            var counts: [String: Int] = [:]
+            let c = try await conn.query("SELECT state, count(*)::int8 FROM swiftlet_requests GROUP BY state", logger: logger)
+            for try await (s, n) in c.decode((String, Int64).self) { counts[s] = Int(n) }
+            return ClusterStatus(instances: instances, queuedByPriority: byPriority, assigned: counts["assigned"] ?? 0,
+                                 done: counts["done"] ?? 0, failed: counts["failed"] ?? 0)
+        }
+    }
+
+    // MARK: Instance side
+
+    public func register(name: String, address: String, load: InstanceLoad, timing: ClusterTiming) async throws {
+        guard validClusterName(name) else {
+            throw ClusterError("instance name '\(name)': use 1-40 lowercase letters, digits, '-' or '_'")
+        }
+        let loadText = String(decoding: try JSONEncoder().encode(load), as: UTF8.self)
+        try await transaction { conn in
+            let rows = try await conn.query("""
+                SELECT EXTRACT(EPOCH FROM clock_timestamp() - heartbeat)::float8 FROM swiftlet_instances WHERE name = \(name) FOR UPDATE
+                """, logger: logger)
+            for try await age in rows.decode(Double.self) where age < timing.leaseSeconds {
+                throw ClusterError("an instance named '\(name)' is alive (heartbeat \(String(format: "%.1f", age)) s ago); choose another --name")
+            }
+            try await conn.query("""
+                INSERT INTO swiftlet_instances (name, address, load) VALUES (\(name), \(address), \(loadText)::jsonb)
+                ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, load = EXCLUDED.load, heartbeat = clock_timestamp(),
+                    reported_at = clock_timestamp(), draining = false, started_at = clock_timestamp()
+                """, logger: logger)
+            // Work a previous incarnation of this name left behind goes back to the queue (it counted as an attempt).
+            try await conn.query("""
+                UPDATE swiftlet_requests SET state = 'queued', instance = NULL, started = false, lease_expiry = NULL
+                WHERE state = 'assigned' AND instance = \(name)
+                """, logger: logger)
+            try await notify(conn, [(Self.schedChannel, "")])
+        }
+    }
+
+    public func heartbeat(name: String, load: InstanceLoad, timing: ClusterTiming) async throws -> Bool {
+        let loadText = String(decoding: try JSONEncoder().encode(load), as: UTF8.self)
+        return try await transaction { conn in
+            var draining = false
+            let rows = try await conn.query("""
+                INSERT INTO swiftlet_instances (name, address, load) VALUES (\(name), '', \(loadText)::jsonb)
+                ON CONFLICT (name) DO UPDATE SET heartbeat = clock_timestamp(), reported_at = clock_timestamp(), load = EXCLUDED.load
+                RETURNING draining
+                """, logger: logger)
+            for try await d in rows.decode(Bool.self) { draining = d }
+            try await conn.query("""
+                UPDATE swiftlet_requests SET lease_expiry = clock_timestamp() + make_interval(secs => \(timing.leaseSeconds))
+                WHERE state = 'assigned' AND instance = \(name)
+                """, logger: logger)
+            return draining
+        }
+    }
+
+    public func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest] {
+        guard limit > 0 else { return [] }
+        let rows = try await client.query("""
+            WITH c AS (
+                SELECT id FROM swiftlet_requests WHERE state = 'assigned' AND instance = \(instance) AND NOT started
+                ORDER BY priority, arrival, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            UPDATE swiftlet_requests r SET started = true, claimed_at = clock_timestamp(),
+                lease_expiry = clock_timestamp() + make_interval(secs => \(timing.leaseSeconds))
+            FROM c WHERE r.id = c.id
+            RETURNING r.id, r.prompt, r.params::text, r.priority, r.tokens, r.attempts
+            """, logger: logger)
+        var out: [ClaimedRequest] = []
+        for try await (id, prompt, params, prio, tokens, attempts) in rows.decode(
+            (Int64, [Int32], String, Int, [Int32], Int).self) {
+            out.append(ClaimedRequest(id: id, prompt: prompt, params: try decodeParams(params), priority: prio,
+                                      delivered: tokens, attempts: attempts))
+        }
+        return out.sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }
+    }
+
+    public func append(instance: String, _ deltas: [TokenDelta]) async throws -> Set<Int64> {
+        guard !deltas.isEmpty else { return [] }
+        let json = Self.deltaJSON(deltas)
+        let rows = try await client.query("""
+            WITH d AS (
+                SELECT (e->>'id')::int8 AS id, (e->>'s')::int AS start,
+                       ARRAY(SELECT jsonb_array_elements_text(e->'t')::int4) AS toks,
+                       e->>'f' AS fin, e->>'r' AS reason, e->>'e' AS err
+                FROM jsonb_array_elements(\(json)::jsonb) e),
+            u AS (
+                UPDATE swiftlet_requests r SET tokens = r.tokens || d.toks,
+                    state = CASE WHEN d.err IS NOT NULL THEN 'failed' WHEN d.fin IS NOT NULL THEN 'done' ELSE r.state END,
+                    finish_reason = COALESCE(d.fin, r.finish_reason), stop_reason = COALESCE(d.reason, r.stop_reason),
+                    error = COALESCE(d.err, r.error), updated_at = clock_timestamp()
+                FROM d WHERE r.id = d.id AND r.state = 'assigned' AND r.instance = \(instance) AND cardinality(r.tokens) = d.start
+                RETURNING r.id, r.origin, d.start, d.toks, d.fin, (d.reason IS NOT NULL OR d.err IS NOT NULL OR cardinality(d.toks) > 24) AS big),
+            lines AS (
+                SELECT origin, (row_number() OVER (PARTITION BY origin) - 1) / 32 AS chunk,
+                       id || ' ' || start || ' ' || COALESCE(fin, '-') || ' ' ||
+                       CASE WHEN big THEN '*' ELSE array_to_string(toks, ',') END AS line
+                FROM u),
+            n AS (
+                SELECT pg_notify('swiftlet_out_' || origin, string_agg(line, E'\\n')) FROM lines GROUP BY origin, chunk),
+            s AS (
+                SELECT pg_notify('swiftlet_sched', '') FROM (SELECT 1 FROM u WHERE fin IS NOT NULL LIMIT 1) z)
+            SELECT u.id, (SELECT count(*) FROM n) + (SELECT count(*) FROM s) FROM u
+            """, logger: logger)
+        var accepted = Set<Int64>()
+        for try await (id, _) in rows.decode((Int64, Int64).self) { accepted.insert(id) }
+        return Set(deltas.map(\.id)).subtracting(accepted)
+    }
+
+    static func deltaJSON(_ deltas: [TokenDelta]) -> String {
+        struct D: Encodable { var id: Int64; var s: Int; var t: [Int32]; var f: String?; var r: String?; var e: String? }
+        let ds = deltas.map { d in
+            D(id: d.id, s: d.start, t: d.tokens, f: d.error != nil ? "error" : d.finish?.rawValue, r: d.stopReason, e: d.error)
+        }
+        return (try? String(decoding: JSONEncoder().encode(ds), as: UTF8.self)) ?? "[]"
+    }
+
+    public func release(instance: String) async throws {
+        try await transaction { conn in
+            try await conn.query("""
+                UPDATE swiftlet_requests SET state = 'queued', instance = NULL, started = false, lease_expiry = NULL,
+                    attempts = GREATEST(attempts - 1, 0), updated_at = clock_timestamp()
+                WHERE state = 'assigned' AND instance = \(instance)
+                """, logger: logger)
+            try await notify(conn, [(Self.schedChannel, "")])
+        }
+    }
+
+    public func deregister(name: String) async throws {
+        try await client.query("DELETE FROM swiftlet_instances WHERE name = \(name)", logger: logger)
+    }
+
+    public func setDraining(name: String, _ draining: Bool) async throws -> Bool {
+        let rows = try await client.query("UPDATE swiftlet_instances SET draining = \(draining) WHERE name = \(name) RETURNING name",
+                                          logger: logger)
+        var found = false
+        for try await _ in rows.decode(String.self) { found = true }
+        return found
+    }
+
+    /// Deletes finished requests older than `seconds` (housekeeping; the router calls it now and then).
+    public func purge(olderThan seconds: Double) async throws {
+        try await client.query("""
+            DELETE FROM swiftlet_requests WHERE state IN ('done', 'failed')
+            AND updated_at < clock_timestamp() - make_interval(secs => \(seconds))
+            """, logger: logger)
+    }
+}

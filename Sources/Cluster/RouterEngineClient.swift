@@ -1,0 +1,142 @@
+public import Engine
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+public import Tokenizer
+
+/// The router's face to the HTTP server: an `EngineClient` that tokenizes locally, puts requests in the
+/// distributed queue and streams the tokens instances append back to the client. Detokenization and stop
+/// strings run here, on the exact token stream the queue holds, so the text is right across instance failures.
+/// As a `Service` it runs the global scheduler (one round per wake-up) and the token listener.
+public final class RouterEngineClient: EngineClient, Service {
+    public let modelInfo: ModelInfo
+    public let tokenizer: Tokenizer
+    public let queue: any DistributedQueue
+    /// This router's name: its notification channel and the requests' `origin`.
+    public let name: String
+    public let planner: GlobalPlanner
+    public let timing: ClusterTiming
+    let chatTemplate: ChatTemplate?
+    let logger: Logger
+    let flights = Mutex<[Int64: Flight]>([:])
+    let kicks: AsyncStream<Void>
+    let kick: AsyncStream<Void>.Continuation
+    let statusCache = Mutex<(at: ContinuousClock.Instant, status: ClusterStatus)?>(nil)
+    /// Routing decisions made by this router, by instance (for /metrics and tests).
+    let decisions = Mutex<[String: Int]>([:])
+
+    public init(queue: any DistributedQueue, tokenizer: Tokenizer, modelInfo: ModelInfo, name: String,
+                policy: RoutingPolicyKind, timing: ClusterTiming = ClusterTiming(), chatTemplate: String? = nil,
+                logger: Logger = Logger(label: "swiftlet.router")) throws {
+        guard validClusterName(name) else { throw ClusterError("router name '\(name)': use 1-40 lowercase letters, digits, '-' or '_'") }
+        self.queue = queue; self.tokenizer = tokenizer; self.modelInfo = modelInfo; self.name = name
+        self.planner = GlobalPlanner(policy: policy); self.timing = timing; self.logger = logger
+        let source = chatTemplate ?? tokenizer.chatTemplate
+        self.chatTemplate = try source.map {
+            try ChatTemplate(source: $0, bosToken: tokenizer.bosId.map(tokenizer.tokenText) ?? "",
+                             eosToken: tokenizer.eosId.map(tokenizer.tokenText) ?? "")
+        }
+        (kicks, kick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    // MARK: EngineClient
+
+    public var isReady: Bool { true }
+
+    public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
+        tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
+    }
+
+    public func decode(_ ids: [Int32], skipSpecial: Bool) -> String { tokenizer.decode(ids, skipSpecial: skipSpecial) }
+
+    public func tokenText(_ id: Int32) -> String {
+        let bytes = tokenizer.pieceBytes(id)
+        if let s = String(validating: bytes, as: UTF8.self) { return s }
+        return bytes.map { b in "bytes:\\x" + (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+    }
+
+    public func renderChat(_ messages: [ChatMessageInput], addGenerationPrompt: Bool) throws -> String {
+        guard let chatTemplate else {
+            throw EngineError.invalid(param: "messages", message: "this model has no chat template; use /v1/completions or start the router with --chat-template")
+        }
+        return try chatTemplate.render(messages: messages.map { ChatMessage(role: $0.role, content: $0.content) },
+                                       addGenerationPrompt: addGenerationPrompt)
+    }
+
+    public func generate(_ request: EngineRequest) throws(EngineError) -> AsyncStream<RequestOutput> {
+        try validate(request)
+        let id = Int64.random(in: 1...Int64.max)
+        let (stream, continuation) = AsyncStream<RequestOutput>.makeStream(bufferingPolicy: .unbounded)
+        let flight = Flight(params: request.params, promptCount: request.promptTokenIds.count, continuation: continuation,
+                            detok: IncrementalDetokenizer(tokenizer: tokenizer, skipSpecial: request.params.skipSpecialTokens,
+                                                          promptTail: Array(request.promptTokenIds.suffix(4))))
+        flights.withLock { $0[id] = flight }
+        continuation.onTermination = { [weak self] reason in
+            if case .cancelled = reason { self?.clientGone(id) }
+        }
+        let q = QueuedRequest(id: id, origin: name, prompt: request.promptTokenIds, params: request.params,
+                              priority: request.priority)
+        Task { [weak self] in
+            do {
+                try await self?.queue.enqueue(q)
+                self?.kick.yield()
+            } catch {
+                self?.end(id, error: "the request queue is unavailable: \(error)")
+            }
+        }
+        return stream
+    }
+
+    public func stats() async -> EngineStats {
+        guard let s = await clusterStatus() else { return EngineStats() }
+        var e = EngineStats()
+        for i in s.instances where i.heartbeatAge < timing.leaseSeconds {
+            e.numRunning += i.load.numRunning
+            e.numWaiting += i.load.numWaiting
+            e.numFreeBlocks += i.load.numFreeBlocks
+            e.numTotalBlocks += i.load.numTotalBlocks
+            e.blockSize = i.load.blockSize
+        }
+        e.numWaiting += s.queued
+        e.kvUsage = e.numTotalBlocks == 0 ? 0 : 1 - Double(e.numFreeBlocks) / Double(e.numTotalBlocks)
+        return e
+    }
+
+    /// The queue's status, cached for 200 ms (scrapes and `stats()` share it).
+    public func clusterStatus() async -> ClusterStatus? {
+        if let c = statusCache.withLock({ $0 }), ContinuousClock.now - c.at < .milliseconds(200) { return c.status }
+        guard let s = try? await queue.status(timing: timing) else { return nil }
+        statusCache.withLock { $0 = (ContinuousClock.now, s) }
+        return s
+    }
+
+    /// Requests this router has routed to each instance since it started.
+    public var routedCounts: [String: Int] { decisions.withLock { $0 } }
+
+    /// Requests with an open client stream.
+    public var inFlightCount: Int { flights.withLock { $0.count } }
+
+    func validate(_ r: EngineRequest) throws(EngineError) {
+        let p = r.params
+        guard !r.promptTokenIds.isEmpty else { throw .invalid(param: "prompt", message: "the prompt is empty") }
+        if let bad = r.promptTokenIds.first(where: { $0 < 0 || Int($0) >= modelInfo.vocabSize }) {
+            throw .invalid(param: "prompt", message: "token id \(bad) is outside the vocabulary (0..<\(modelInfo.vocabSize))")
+        }
+        guard p.maxTokens >= 1 else { throw .invalid(param: "max_tokens", message: "max_tokens must be at least 1, got \(p.maxTokens)") }
+        let total = r.promptTokenIds.count + p.maxTokens
+        if total > modelInfo.maxModelLen {
+            throw .tooLong(message: "This model's maximum context length is \(modelInfo.maxModelLen) tokens. However, you requested \(total) tokens (\(r.promptTokenIds.count) in the prompt, \(p.maxTokens) for the completion). Please reduce the length of the prompt or the completion.")
+        }
+        guard p.temperature >= 0 else { throw .invalid(param: "temperature", message: "temperature must be >= 0, got \(p.temperature)") }
+        guard p.topP > 0 && p.topP <= 1 else { throw .invalid(param: "top_p", message: "top_p must be in (0, 1], got \(p.topP)") }
+        guard p.minP >= 0 && p.minP <= 1 else { throw .invalid(param: "min_p", message: "min_p must be in [0, 1], got \(p.minP)") }
+        guard p.repetitionPenalty > 0 else { throw .invalid(param: "repetition_penalty", message: "repetition_penalty must be > 0, got \(p.repetitionPenalty)") }
+        guard p.minTokens >= 0 && p.minTokens <= p.maxTokens else {
+            throw .invalid(param: "min_tokens", message: "min_tokens must be in [0, max_tokens], got \(p.minTokens)")
+        }
+        if p.logprobs != nil || p.promptLogprobs {
+            throw .invalid(param: "logprobs", message: "logprobs are not available through the cluster router; ask an instance directly")
+        }
+    }
+}

@@ -1,0 +1,207 @@
+@testable import Cluster
+import Engine
+import Foundation
+import PostgresNIO
+import Testing
+
+/// Routers and instances on a real PostgreSQL with the stories260K model.
+@Suite(.serialized) struct ClusterEndToEndTests {
+    @Test func oneRouterTwoInstancesServe200ConcurrentRequestsExactlyLikeOneEngine() async throws {
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        defer { q.close() }
+        let a = try TestInstance(queue: q, name: "a"), b = try TestInstance(queue: q, name: "b")
+        let router = try await TestRouter(queue: q, policy: .leastRequests)
+        let prompts = testPrompts(200, tokenizer: router.client)
+        let expected = try await reference(prompts, maxTokens: 48)
+        let results = try await withThrowingTaskGroup(of: (Int, Int, String).self) { g in
+            for (i, p) in prompts.enumerated() {
+                g.addTask {
+                    let body = "{\"model\":\"stories260K\",\"prompt\":\(p),\"max_tokens\":48,\"temperature\":0}"
+                    let (status, text) = try await router.post("/v1/completions", body)
+                    return (i, status, text)
+                }
+            }
+            return try await g.reduce(into: [Int: (Int, String)]()) { $0[$1.0] = ($1.1, $1.2) }
+        }
+        var mismatches = 0
+        for i in prompts.indices {
+            let (status, text) = try #require(results[i])
+            let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? ["raw": text]
+            let choice = (json["choices"] as? [[String: Any]])?.first
+            let same = status == 200 && choice?["text"] as? String == expected[i].text
+                && choice?["finish_reason"] as? String == expected[i].finish?.rawValue
+            if !same { mismatches += 1; if mismatches < 4 { Issue.record("request \(i): \(status) \(json) expected \(expected[i])") } }
+        }
+        #expect(mismatches == 0)
+        #expect(a.agent.servedCount + b.agent.servedCount == 200)
+        #expect(a.agent.servedCount > 0 && b.agent.servedCount > 0, "a \(a.agent.servedCount), b \(b.agent.servedCount)")
+        let metrics = try await router.get("/metrics")
+        #expect(metrics.body.contains("swiftlet:num_requests_running"), "the server's own metrics are gone")
+        #expect(metrics.body.contains("swiftlet:cluster_instance_freeness{instance=\"a\"}"))
+        #expect(metrics.body.contains("swiftlet:cluster_requests{state=\"done\"} 200"))
+        await router.stop(); await a.stop(); await b.stop()
+    }
+
+    @Test func killedInstanceIsResumedOnTheSurvivorWithExactGreedyStreams() async throws {
+        let binary = Paths.swiftletBinary
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "no swiftlet binary at \(binary); build the package's products first")
+        let url = try await TestDatabase.fresh()
+        let q = try await PostgresQueue.connect(url, logger: quietLogger)
+        defer { q.close() }
+        let victim = Process()
+        victim.executableURL = URL(fileURLWithPath: binary)
+        victim.arguments = ["instance", "--model", Paths.stories, "--tokenizer", Paths.storiesTok, "--queue", url,
+                            "--name", "victim", "--max-num-seqs", "2", "--kv-cache-memory", "64MiB",
+                            "--lease-seconds", "1.5", "--heartbeat-ms", "200", "--log-level", "warning"]
+        try victim.run()
+        defer { if victim.isRunning { kill(victim.processIdentifier, SIGKILL) } }
+        let router = try await TestRouter(queue: q, policy: .leastRequests)
+        let up = try await eventually { try await q.status(timing: fastTiming()).instances.contains { $0.name == "victim" } }
+        try #require(up, "the victim instance did not register")
+        let prompts = testPrompts(12, tokenizer: router.client)
+        let expected = try await reference(prompts, maxTokens: 300)
+        let streams = try prompts.map { try router.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(300))) }
+        let collecting = Task { await withTaskGroup(of: (Int, Collected).self) { g in
+            for (i, s) in streams.enumerated() { g.addTask { (i, await collect(s)) } }
+            return await g.reduce(into: [Int: Collected]()) { $0[$1.0] = $1.1 }
+        } }
+        // Kill it mid-stream: once some request has tokens delivered and is still running there.
+        let midway = try await eventually(60) {
+            try await q.client.query("SELECT count(*)::int8 FROM swiftlet_requests WHERE instance = 'victim' AND state = 'assigned' AND cardinality(tokens) >= 20")
+                .decode(Int64.self).reduce(0, +) > 0
+        }
+        try #require(midway, "the victim never streamed")
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        var interrupted: [Int64] = []
+        for try await id in try await q.client.query("SELECT id FROM swiftlet_requests WHERE state = 'assigned' AND cardinality(tokens) > 0").decode(Int64.self) {
+            interrupted.append(id)
+        }
+        let survivor = try TestInstance(queue: q, name: "survivor")
+        let got = await collecting.value
+        for i in prompts.indices {
+            #expect(got[i]?.tokens == expected[i].tokens, "request \(i): token stream differs (lost or repeated tokens)")
+            #expect(got[i]?.text == expected[i].text)
+            #expect(got[i]?.finish == expected[i].finish)
+        }
+        #expect(!interrupted.isEmpty)
+        #expect(survivor.agent.servedCount > 0, "the survivor served nothing")
+        let resumed = try await q.progress(ids: interrupted)
+        #expect(resumed.allSatisfy { $0.attempts == 2 && $0.state == .done }, "\(resumed)")
+        print("kill -9: \(interrupted.count) requests interrupted mid-stream, survivor finished \(survivor.agent.servedCount) of \(prompts.count)")
+        await router.stop(); await survivor.stop()
+    }
+
+    @Test func freenessSendsTheSlowInstanceLessWorkThanRoundRobin() async throws {
+        var slowShare: [RoutingPolicyKind: Int] = [:]
+        for policy in [RoutingPolicyKind.roundRobin, .freeness] {
+            let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+            defer { q.close() }
+            let fast = try TestInstance(queue: q, name: "fast", maxNumSeqs: 64, capacity: 64)
+            let slow = try TestInstance(queue: q, name: "slow", maxNumSeqs: 2, capacity: 64)
+            let router = try await TestRouter(queue: q, policy: policy)
+            _ = try await eventually { try await q.status(timing: fastTiming()).instances.count == 2 }
+            let prompts = testPrompts(60, tokenizer: router.client)
+            let outs = await withTaskGroup(of: Collected.self) { g in
+                for p in prompts {
+                    g.addTask { await collect(try! router.client.generate(EngineRequest(promptTokenIds: p, params: greedy(64)))) }
+                    try? await Task.sleep(for: .milliseconds(15))
+                }
+                return await g.reduce(into: [Collected]()) { $0.append($1) }
+            }
+            #expect(outs.allSatisfy { $0.finish == .length || $0.finish == .stop })
+            let split = router.client.routedCounts
+            print("policy \(policy.rawValue): fast \(split["fast"] ?? 0), slow \(split["slow"] ?? 0)")
+            #expect((split["fast"] ?? 0) + (split["slow"] ?? 0) == 60)
+            slowShare[policy] = split["slow"] ?? 0
+            await router.stop(); await fast.stop(); await slow.stop()
+        }
+        let rr = try #require(slowShare[.roundRobin]), fr = try #require(slowShare[.freeness])
+        #expect(rr == 30, "round-robin should split evenly")
+        #expect(fr < rr - 5, "freeness gave the slow instance \(fr) requests, round-robin \(rr)")
+    }
+
+    @Test func requestsQueuedWithNoInstanceAreServedOnceOneStarts() async throws {
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        defer { q.close() }
+        let router = try await TestRouter(queue: q)
+        let prompts = testPrompts(10, tokenizer: router.client)
+        let expected = try await reference(prompts, maxTokens: 40)
+        let streams = try prompts.map { try router.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(40))) }
+        let collecting = Task { await withTaskGroup(of: (Int, Collected).self) { g in
+            for (i, s) in streams.enumerated() { g.addTask { (i, await collect(s)) } }
+            return await g.reduce(into: [Int: Collected]()) { $0[$1.0] = $1.1 }
+        } }
+        #expect(try await eventually { try await q.status(timing: fastTiming()).queued == 10 })
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await q.status(timing: fastTiming()).queued == 10, "requests left the queue with no instance")
+        let late = try TestInstance(queue: q, name: "late")
+        let got = await collecting.value
+        for i in prompts.indices { #expect(got[i] == expected[i], "request \(i)") }
+        await router.stop(); await late.stop()
+    }
+
+    @Test func routerCrashLosesNoQueuedRequest() async throws {
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        defer { q.close() }
+        let first = try await TestRouter(queue: q, name: "first")
+        let prompts = testPrompts(6, tokenizer: first.client)
+        let expected = try await reference(prompts, maxTokens: 30)
+        let streams = try prompts.map { try first.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(30))) }
+        #expect(try await eventually { try await q.status(timing: fastTiming()).queued == 6 })
+        first.task.cancel()   // abrupt: its streams are not ended, nothing is cleaned up
+        _ = try? await first.task.value
+        let second = try await TestRouter(queue: q, name: "second")
+        let worker = try TestInstance(queue: q, name: "worker")
+        #expect(try await eventually { try await q.status(timing: fastTiming()).done == 6 })
+        var byPrompt: [[Int32]: [Int32]] = [:]
+        for try await (prompt, tokens) in try await q.client.query("SELECT prompt, tokens FROM swiftlet_requests").decode(([Int32], [Int32]).self) {
+            byPrompt[prompt] = tokens
+        }
+        for (p, e) in zip(prompts, expected) { #expect(byPrompt[p] == e.tokens) }
+        _ = streams
+        await second.stop(); await worker.stop()
+    }
+
+    @Test func drainedInstanceFinishesItsWorkTakesNoMoreAndLeaves() async throws {
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        defer { q.close() }
+        let a = try TestInstance(queue: q, name: "a", maxNumSeqs: 2), b = try TestInstance(queue: q, name: "b")
+        let router = try await TestRouter(queue: q, policy: .roundRobin)
+        _ = try await eventually { try await q.status(timing: fastTiming()).instances.count == 2 }
+        let prompts = testPrompts(8, tokenizer: router.client)
+        let first = try prompts.map { try router.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(200))) }
+        let firstDone = Task { await withTaskGroup(of: Collected.self) { g in
+            for s in first { g.addTask { await collect(s) } }
+            return await g.reduce(into: [Collected]()) { $0.append($1) }
+        } }
+        _ = await eventually { a.agent.activeCount > 0 }
+        #expect(try await q.setDraining(name: "a", true))
+        _ = try await eventually { try await q.status(timing: fastTiming()).instances.first { $0.name == "a" }?.load.capacity == 0 }
+        let routedToA = router.client.routedCounts["a"] ?? 0
+        let second = try prompts.map { try router.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(20))) }
+        for s in second { #expect(await collect(s).finish != nil) }
+        #expect(await firstDone.value.allSatisfy { $0.finish == .length || $0.finish == .stop }, "drain lost work")
+        #expect(router.client.routedCounts["a"] ?? 0 == routedToA, "a draining instance got new work")
+        // Idle and draining: its agent leaves the cluster on its own.
+        #expect(try await eventually { try await q.status(timing: fastTiming()).instances.map(\.name) == ["b"] })
+        await router.stop(); await a.stop(); await b.stop()
+    }
+
+    @Test func aRequestWhoseInstancesKeepDyingEndsWithAClearError() async throws {
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        defer { q.close() }
+        var timing = fastTiming()
+        timing.maxAttempts = 1
+        let doomed = try TestInstance(queue: q, name: "doomed", maxNumSeqs: 1, timing: timing)
+        let router = try await TestRouter(queue: q, timing: timing)
+        let stream = try router.client.generate(EngineRequest(promptTokenIds: [1, 403], params: greedy(400)))
+        let result = Task { await collect(stream) }
+        _ = await eventually { doomed.agent.activeCount > 0 }
+        await doomed.crash()
+        let got = await result.value
+        #expect(got.finish == .error)
+        #expect(got.error?.contains("stopped heartbeating") == true, "\(got)")
+        await router.stop()
+    }
+}

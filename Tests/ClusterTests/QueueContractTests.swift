@@ -1,0 +1,180 @@
+@testable import Cluster
+import Engine
+import Foundation
+import PostgresNIO
+import Testing
+
+enum QueueKind: String, CaseIterable, Sendable { case memory, postgres }
+
+func makeQueue(_ kind: QueueKind) async throws -> any DistributedQueue {
+    switch kind {
+    case .memory: return MemoryQueue()
+    case .postgres: return try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+    }
+}
+
+func close(_ q: any DistributedQueue) { (q as? PostgresQueue)?.close() }
+
+func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
+    var l = InstanceLoad()
+    l.capacity = capacity; l.numFreeBlocks = free; l.numTotalBlocks = 100; l.blockSize = 16
+    return l
+}
+
+/// Every queue implementation keeps the same contract.
+@Suite(.serialized) struct QueueContractTests {
+    let timing: ClusterTiming = {
+        var t = fastTiming()
+        t.leaseSeconds = 0.6
+        t.maxAttempts = 2
+        return t
+    }()
+    let planner = GlobalPlanner(policy: .leastRequests)
+
+    func round(_ q: any DistributedQueue) async throws -> [Assignment] {
+        try await q.scheduleRound(limit: 100, timing: timing) { planner.plan($0, $1) }.assigned
+    }
+
+    @Test(arguments: QueueKind.allCases)
+    func appendsAreExactlyOnceAndFenced(_ kind: QueueKind) async throws {
+        let q = try await makeQueue(kind)
+        defer { close(q) }
+        try await q.register(name: "i1", address: "-", load: load(), timing: timing)
+        try await q.register(name: "i2", address: "-", load: load(), timing: timing)
+        try await q.enqueue(QueuedRequest(id: 7, origin: "r", prompt: [1, 2, 3], params: greedy(4)))
+        let a = try await round(q)
+        #expect(a.map(\.requestId) == [7])
+        let owner = a[0].instance, other = owner == "i1" ? "i2" : "i1"
+        #expect(try await q.claim(instance: other, limit: 5, timing: timing).isEmpty)
+        let claimed = try await q.claim(instance: owner, limit: 5, timing: timing)
+        #expect(claimed.map(\.id) == [7] && claimed[0].prompt == [1, 2, 3] && claimed[0].params == greedy(4))
+        #expect(try await q.claim(instance: owner, limit: 5, timing: timing).isEmpty, "claimed twice")
+        #expect(try await q.append(instance: owner, [TokenDelta(id: 7, start: 0, tokens: [10, 11])]).isEmpty)
+        // A replayed delta (same start) and another instance's delta are both refused.
+        #expect(try await q.append(instance: owner, [TokenDelta(id: 7, start: 0, tokens: [10, 11])]) == [7])
+        #expect(try await q.append(instance: other, [TokenDelta(id: 7, start: 2, tokens: [12])]) == [7])
+        #expect(try await q.append(instance: owner, [TokenDelta(id: 7, start: 2, tokens: [12, 13], finish: .length)]).isEmpty)
+        let p = try #require(try await q.progress(ids: [7]).first)
+        #expect(p.state == .done && p.tokens == [10, 11, 12, 13] && p.finish == .length)
+        #expect(try await q.append(instance: owner, [TokenDelta(id: 7, start: 4, tokens: [14])]) == [7], "appended after done")
+    }
+
+    @Test(arguments: QueueKind.allCases)
+    func expiredLeaseRequeuesWithDeliveredTokensThenFails(_ kind: QueueKind) async throws {
+        let q = try await makeQueue(kind)
+        defer { close(q) }
+        try await q.register(name: "dead", address: "-", load: load(), timing: timing)
+        try await q.enqueue(QueuedRequest(id: 1, origin: "r", prompt: [5], params: greedy(8)))
+        #expect(try await round(q).first?.instance == "dead")
+        _ = try await q.claim(instance: "dead", limit: 1, timing: timing)
+        _ = try await q.append(instance: "dead", [TokenDelta(id: 1, start: 0, tokens: [20, 21, 22])])
+        try await Task.sleep(for: .milliseconds(800))   // no heartbeat: lease and instance expire
+        try await q.register(name: "alive", address: "-", load: load(), timing: timing)
+        let again = try await round(q)
+        #expect(again.map(\.instance) == ["alive"])
+        let resumed = try #require(try await q.claim(instance: "alive", limit: 1, timing: timing).first)
+        #expect(resumed.delivered == [20, 21, 22] && resumed.attempts == 2)
+        #expect(resumed.engineRequest.promptTokenIds == [5, 20, 21, 22] && resumed.engineRequest.params.maxTokens == 5)
+        #expect(try await q.append(instance: "dead", [TokenDelta(id: 1, start: 3, tokens: [9])]) == [1], "the dead instance's append was accepted")
+        // The second instance dies too: attempts (2) reached the limit, so the request fails with a clear error.
+        try await Task.sleep(for: .milliseconds(800))
+        _ = try await round(q)
+        let p = try #require(try await q.progress(ids: [1]).first)
+        #expect(p.state == .failed)
+        #expect(p.error?.contains("failed 2 times") == true, "\(p.error ?? "nil")")
+        #expect(p.tokens == [20, 21, 22])
+    }
+
+    @Test(arguments: QueueKind.allCases)
+    func backlogLeavesInPriorityOrderAndOnlyWithHeadroom(_ kind: QueueKind) async throws {
+        let q = try await makeQueue(kind)
+        defer { close(q) }
+        try await q.register(name: "one", address: "-", load: load(capacity: 1), timing: timing)
+        for (id, prio) in [(1, 5), (2, 0), (3, 3), (4, 0)] {
+            try await q.enqueue(QueuedRequest(id: Int64(id), origin: "r", prompt: [1], params: greedy(2), priority: prio))
+        }
+        var order: [Int64] = []
+        for _ in 0..<4 {
+            let a = try await round(q)
+            #expect(a.count == 1, "capacity 1 but \(a.count) assigned")
+            order += a.map(\.requestId)
+            #expect(try await round(q).isEmpty, "assigned beyond capacity")
+            let c = try await q.claim(instance: "one", limit: 1, timing: timing)
+            _ = try await q.append(instance: "one", [TokenDelta(id: c[0].id, start: 0, tokens: [1], finish: .length)])
+            _ = try await q.heartbeat(name: "one", load: load(capacity: 1), timing: timing)
+        }
+        #expect(order == [2, 4, 3, 1])
+        let s = try await q.status(timing: timing)
+        #expect(s.done == 4 && s.queued == 0)
+    }
+
+    @Test(arguments: QueueKind.allCases)
+    func signalsWakeRoutersAndInstances(_ kind: QueueKind) async throws {
+        let q = try await makeQueue(kind)
+        defer { close(q) }
+        let routerSignals = q.signals([.outputs("r9"), .schedule])
+        let workSignals = q.signals([.work("w")])
+        var rIt = routerSignals.makeAsyncIterator(), wIt = workSignals.makeAsyncIterator()
+        #expect(await rIt.next() == .resync)
+        #expect(await wIt.next() == .resync)
+        try await q.register(name: "w", address: "-", load: load(), timing: timing)
+        try await q.enqueue(QueuedRequest(id: 3, origin: "r9", prompt: [1], params: greedy(3)))
+        _ = try await round(q)
+        #expect(await wIt.next() == .work)
+        _ = try await q.claim(instance: "w", limit: 1, timing: timing)
+        _ = try await q.append(instance: "w", [TokenDelta(id: 3, start: 0, tokens: [4, 5])])
+        var events: [OutputEvent] = []
+        while events.isEmpty, let s = await rIt.next() {
+            if case .outputs(let e) = s { events = e }
+        }
+        #expect(events == [OutputEvent(id: 3, start: 0, tokens: [4, 5])])
+    }
+}
+
+@Suite(.serialized) struct PostgresQueueTests {
+    @Test func migrationsAreVersionedAndIdempotent() async throws {
+        let url = try await TestDatabase.fresh()
+        let q = try await PostgresQueue.connect(url, logger: quietLogger)
+        defer { q.close() }
+        #expect(try await PostgresSchema.migrate(q.client, logger: quietLogger).isEmpty, "re-applied a migration")
+        let q2 = try await PostgresQueue.connect(url, logger: quietLogger)   // a second process starting up
+        q2.close()
+        var versions: [Int] = []
+        for try await v in try await q.client.query("SELECT version FROM swiftlet_migrations ORDER BY version").decode(Int.self) {
+            versions.append(v)
+        }
+        #expect(versions == PostgresSchema.migrations.map(\.version))
+    }
+
+    @Test func concurrentRoundsNeverAssignARequestTwice() async throws {
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        defer { q.close() }
+        let timing = fastTiming()
+        for n in ["a", "b", "c"] { try await q.register(name: n, address: "-", load: load(capacity: 1000), timing: timing) }
+        for i in 1...300 { try await q.enqueue(QueuedRequest(id: Int64(i), origin: "r", prompt: [1], params: greedy(1))) }
+        let planners = (0..<4).map { _ in GlobalPlanner(policy: .roundRobin) }
+        let assigned = try await withThrowingTaskGroup(of: [Assignment].self) { g in
+            for p in planners {
+                g.addTask {
+                    var all: [Assignment] = []
+                    for _ in 0..<10 { all += try await q.scheduleRound(limit: 16, timing: timing) { p.plan($0, $1) }.assigned }
+                    return all
+                }
+            }
+            return try await g.reduce(into: [Assignment]()) { $0 += $1 }
+        }
+        #expect(Set(assigned.map(\.requestId)).count == assigned.count, "a request was assigned twice")
+        var attempts: [Int] = []
+        for try await a in try await q.client.query("SELECT attempts FROM swiftlet_requests WHERE state = 'assigned'").decode(Int.self) {
+            attempts.append(a)
+        }
+        #expect(attempts.count == assigned.count && attempts.allSatisfy { $0 == 1 })
+    }
+
+    @Test func urlParsing() throws {
+        let u = try PostgresURL("postgres://bob:p%40ss@db.example:6543/queue")
+        #expect(u == (try PostgresURL("postgresql://bob:p%40ss@db.example:6543/queue")))
+        #expect(u.user == "bob" && u.password == "p@ss" && u.host == "db.example" && u.port == 6543 && u.database == "queue")
+        #expect(throws: ClusterError.self) { try PostgresURL("mysql://x@y/z") }
+    }
+}
