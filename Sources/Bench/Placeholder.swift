@@ -1,1 +1,0 @@
-// The Bench module (work in progress).
