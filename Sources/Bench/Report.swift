@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 extension BenchmarkResult {
     /// The human-readable summary, laid out like `vllm bench serve`'s.
@@ -45,10 +46,11 @@ func centered(_ s: String, _ fill: Character, width: Int = 50) -> String {
     return String(repeating: fill, count: total / 2) + s + String(repeating: fill, count: total - total / 2)
 }
 
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal; safe to call from many tasks.
 public final class TerminalProgress: Sendable {
     let title: String
     let enabled: Bool
+    private let drawn = Mutex(-1)
 
     public init(title: String, enabled: Bool = true) {
         self.title = title
@@ -57,9 +59,13 @@ public final class TerminalProgress: Sendable {
 
     public func update(done: Int, total: Int) {
         guard enabled, total > 0 else { return }
-        let width = 30, filled = width * done / total
-        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(title) \(bar) \(done)/\(total)".utf8))
-        if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        drawn.withLock { last in
+            guard done > last else { return }
+            last = done
+            let width = 30, filled = width * done / total
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+            FileHandle.standardError.write(Data("\r\(title) \(bar) \(done)/\(total)".utf8))
+            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        }
     }
 }

@@ -135,6 +135,7 @@ func describe(_ error: any Error) -> String {
     if lower.contains("deadlineexceeded") || lower.contains("readtimeout") { return "timeout" }
     if lower.contains("connecttimeout") { return "connect timeout" }
     if lower.contains("remoteconnectionclosed") { return "remote connection closed" }
+    if lower.contains("unexpected time") || lower.contains("invalideofstate") { return "connection closed mid-response" }
     if error is CancellationError || lower.contains("cancelled") { return "cancelled" }
     return "transport error: \(text.prefix(160))"
 }
