@@ -1,6 +1,7 @@
 import Bench
 import Foundation
 import Testing
+import Tokenizer
 
 @Suite struct DatasetTests {
     @Test func randomTokenPromptsHaveExactLengths() throws {
@@ -75,6 +76,18 @@ import Testing
         #expect(throws: BenchError.self) {
             try DatasetSpec.random(inputLen: 4, outputLen: 4, rangeRatio: 0).build(count: 1, seed: 0, tokenizer: nil, endpoint: .completions)
         }
+    }
+
+    @Test func ggufTokenizerSkipsSpecialTokens() throws {
+        let path = Paths.root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        let tok = try ModelTokenizer(path: path)
+        let specials = (0..<tok.tokenizer.vocabSize).filter { tok.tokenizer.isSpecial(Int32($0)) }
+        #expect(!specials.isEmpty && tok.promptTokenIds.count > 40_000)
+        #expect(Set(tok.promptTokenIds).isDisjoint(with: specials))
+        // "Hello world" is two ordinary tokens of this vocabulary; both are drawable.
+        let ids = tok.encode("Hello world")
+        #expect(ids.count == 2 && ids.allSatisfy { tok.promptTokenIds.contains($0) })
+        #expect(tok.decode(ids) == "Hello world")
     }
 
     @Test func modelTokenizerDrawsRealTokens() throws {
