@@ -132,6 +132,7 @@ func describe(_ error: any Error) -> String {
     let text = String(describing: error)
     let lower = text.lowercased()
     if lower.contains("refused") { return "connection refused" }
+    if lower.contains("reset by peer") { return "connection reset" }
     if lower.contains("deadlineexceeded") || lower.contains("readtimeout") { return "timeout" }
     if lower.contains("connecttimeout") { return "connect timeout" }
     if lower.contains("remoteconnectionclosed") { return "remote connection closed" }

@@ -85,7 +85,7 @@ func withServer(name: String = "stories", shutdownTimeout: Double = 5,
             #expect(m.failureReasons.values.reduce(0, +) == m.failed)
             // Requests cut mid-stream (if any were in flight) say so; nothing else may fail.
             let known = ["connection refused", "stream broken: ", "stream ended before [DONE]", "remote connection closed",
-                         "connection closed mid-response"]
+                         "connection closed mid-response", "connection reset"]
             #expect(m.failureReasons.keys.allSatisfy { r in known.contains { r.hasPrefix($0) } }, "\(m.failureReasons)")
             for (i, e) in result.errors.enumerated() {
                 #expect(e.isEmpty == (result.outputLens[i] > 0), "request \(i): \(e)")
