@@ -117,7 +117,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .testTarget(name: "BenchTests", dependencies: [
-            "Bench", "Server", "Engine", "OpenAIAPI",
+            "Bench", "Server", "Engine", "OpenAIAPI", "Tokenizer",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

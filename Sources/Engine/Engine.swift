@@ -207,7 +207,9 @@ public final class Engine: EngineClient, Service {
     }
 
     private func publish() {
-        let s = Self.stats(core.scheduler.stats, blockSize: config.blockSize)
+        var s = Self.stats(core.scheduler.stats, blockSize: config.blockSize)
+        s.promptTokensTotal = core.promptTokensTotal
+        s.generationTokensTotal = core.generationTokensTotal
         shared.withLock { $0.stats = s }
     }
 

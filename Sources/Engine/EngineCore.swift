@@ -14,6 +14,8 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
     let metrics: EngineMetrics
     private var seqs: [RequestID: SequenceState] = [:]
     private var lastStats: SchedulerStats?
+    private(set) var promptTokensTotal = 0
+    private(set) var generationTokensTotal = 0
 
     struct SequenceState {
         let request: EngineRequest
@@ -27,6 +29,15 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         var timings = RequestTimings()
         var completionTokens = 0
         var matchedStopString = false
+        /// Prompt log-probabilities computed so far (position p predicts prompt token p + 1); nil unless asked for.
+        var promptLogprobs: [TokenLogprob]?
+        var promptLogprobsSent = false
+    }
+
+    /// What a logits row of this step is for.
+    enum RowUse {
+        case sample(RequestID)
+        case prompt(RequestID, position: Int)
     }
 
     init(model: LlamaModel, tokenizer: Tokenizer, scheduler: Scheduler, metrics: EngineMetrics) {
@@ -41,7 +52,8 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
                continuation: AsyncStream<RequestOutput>.Continuation) {
         do {
             try scheduler.add(SchedulerRequest(id: id, promptTokenIds: r.promptTokenIds, maxTokens: r.params.maxTokens,
-                                               priority: r.priority, arrival: order))
+                                               priority: r.priority, arrival: order,
+                                               skipPrefixCache: r.params.promptLogprobs))
         } catch {
             continuation.yield(RequestOutput(finishReason: .error, stopReason: error.description,
                                              promptTokenCount: r.promptTokenIds.count))
@@ -52,8 +64,10 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         seqs[id] = SequenceState(
             request: r, sampler: SequenceSampler(params: r.params, prompt: r.promptTokenIds),
             detok: IncrementalDetokenizer(tokenizer: tokenizer, skipSpecial: r.params.skipSpecialTokens, promptTail: tail),
-            stops: StopStringMatcher(stops: r.params.stop), continuation: continuation, arrival: arrival)
+            stops: StopStringMatcher(stops: r.params.stop), continuation: continuation, arrival: arrival,
+            promptLogprobs: r.params.promptLogprobs ? [] : nil)
         metrics.promptTokens.increment(by: r.promptTokenIds.count)
+        promptTokensTotal += r.promptTokenIds.count
     }
 
     func abort(_ id: RequestID) { scheduler.abort(id) }
@@ -66,24 +80,39 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         guard !plan.scheduled.isEmpty else { publishStats(); return !plan.finished.isEmpty }
         let now = Self.now()
         var batch = ForwardBatch()
-        var sampleIds: [RequestID] = []
+        var rows: [RowUse] = []
         for s in plan.scheduled {
             markScheduled(s.requestId, now: now)
-            batch.add(tokens: s.tokenIds, startPosition: s.startPosition, blockTable: s.blockTable, wantLogits: s.sampleAfter)
-            if s.sampleAfter { sampleIds.append(s.requestId) }
+            batch.add(tokens: s.tokenIds, startPosition: s.startPosition, blockTable: s.blockTable, wantLogits: false)
+            addPromptLogprobRows(s, batch: &batch, rows: &rows)
+            if s.sampleAfter {
+                batch.logitRows.append(Int32(batch.count - 1))
+                rows.append(.sample(s.requestId))
+            }
         }
         let logits = model.forward(batch)
         metrics.iterationTokens.record(batch.count)
         let tokenTime = Self.now()
         var sampled: [RequestID: Int32] = [:], finishing: [RequestID: FinishReason] = [:]
         var outputs: [(RequestID, RequestOutput)] = []
-        for (row, id) in sampleIds.enumerated() {
-            guard var st = seqs[id] else { continue }
-            let (out, stop) = sampleOne(&st, logits: logits.row(row), at: tokenTime)
-            sampled[id] = out.newTokenIds[0]
-            if stop { finishing[id] = .stop }
-            seqs[id] = st
-            outputs.append((id, out))
+        for (row, use) in rows.enumerated() {
+            switch use {
+            case .prompt(let id, let position):
+                guard let next = seqs[id]?.request.promptTokenIds[position + 1] else { continue }
+                let n = seqs[id]?.request.params.logprobs ?? 0
+                seqs[id]?.promptLogprobs?.append(sampler.logprob(logits.row(row), token: next, top: n))
+            case .sample(let id):
+                guard var st = seqs[id] else { continue }
+                var (out, stop) = sampleOne(&st, logits: logits.row(row), at: tokenTime)
+                if let p = st.promptLogprobs, !st.promptLogprobsSent {
+                    out.promptLogprobs = p
+                    st.promptLogprobsSent = true
+                }
+                sampled[id] = out.newTokenIds[0]
+                if stop { finishing[id] = .stop }
+                seqs[id] = st
+                outputs.append((id, out))
+            }
         }
         let finished = scheduler.update(after: plan, sampled: sampled, finishing: finishing)
         let reasons = Dictionary(finished.map { ($0.id, $0.reason) }, uniquingKeysWith: { a, _ in a })
@@ -97,6 +126,20 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         for f in finished where sampled[f.id] == nil { finish(f.id, reason: EngineFinishReason(f.reason), extraText: "") }
         publishStats()
         return true
+    }
+
+    /// For requests that asked for prompt log-probabilities: a logits row for every prompt position of this
+    /// chunk that predicts a later prompt token and has not been scored yet (resumed requests are not rescored).
+    private func addPromptLogprobRows(_ s: ScheduledSequence, batch: inout ForwardBatch, rows: inout [RowUse]) {
+        guard let st = seqs[s.requestId], let done = st.promptLogprobs?.count else { return }
+        let promptLen = st.request.promptTokenIds.count
+        let first = batch.count - s.tokenIds.count
+        for i in 0..<s.tokenIds.count {
+            let pos = s.startPosition + i
+            guard pos >= done, pos + 1 < promptLen else { continue }
+            batch.logitRows.append(Int32(first + i))
+            rows.append(.prompt(s.requestId, position: pos))
+        }
     }
 
     private func markScheduled(_ id: RequestID, now: UInt64) {
@@ -116,6 +159,7 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         let r = sampler.sample(logits, &st.sampler, banned: banned)
         st.completionTokens += 1
         metrics.generationTokens.increment()
+        generationTokensTotal += 1
         if let last = st.lastToken {
             let gap = Self.seconds(t - last)
             st.timings.interTokenGaps.append(gap)

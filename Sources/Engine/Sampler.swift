@@ -95,6 +95,13 @@ final class Sampler {
         })
     }
 
+    /// The log-probability of `token` under the raw logits, with the top `n` alternatives (prompt logprobs).
+    func logprob(_ logits: UnsafeBufferPointer<Float>, token: Int32, top n: Int) -> TokenLogprob {
+        work.update(from: logits.baseAddress!, count: vocab)
+        let table = logprobTable(top: n)
+        return TokenLogprob(tokenId: token, logprob: work[Int(token)] - table.logZ, top: table.top)
+    }
+
     private func applyPenalties(_ s: inout SequenceSampler) {
         let p = s.params
         if p.repetitionPenalty != 1 {

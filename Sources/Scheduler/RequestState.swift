@@ -26,6 +26,7 @@ struct RequestState: Sendable {
     let key: QueueKey
     let maxTokens: Int
     let promptCount: Int
+    let skipPrefixCache: Bool
     /// Prompt followed by every generated token.  // [promptCount + numOutput]
     var tokens: [Int32]
     /// Tokens whose KV is computed (a prefix of `tokens`).
@@ -38,6 +39,7 @@ struct RequestState: Sendable {
         key = QueueKey(priority: r.priority, arrival: r.arrival, id: r.id)
         maxTokens = r.maxTokens
         promptCount = r.promptTokenIds.count
+        skipPrefixCache = r.skipPrefixCache
         tokens = r.promptTokenIds
         tokens.reserveCapacity(r.promptTokenIds.count + r.maxTokens)
     }

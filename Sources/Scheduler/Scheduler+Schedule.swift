@@ -118,7 +118,7 @@ extension Scheduler {
     private mutating func planWaiting(_ plan: inout StepPlan) {
         while plan.budget > 0, running.count < config.maxNumSeqs, let head = waiting.min {
             let state = slots[head.slot]!
-            let prefix = kv.computedPrefix(for: state.tokens)
+            let prefix = state.skipPrefixCache ? .none(blockSize: kv.blockSize) : kv.computedPrefix(for: state.tokens)
             let count = min(state.tokens.count - prefix.numTokens, plan.budget)
             guard kv.allocateSlots(for: state.id, numTokens: prefix.numTokens + count, prefix: prefix) else { return }
             _ = waiting.removeMin()

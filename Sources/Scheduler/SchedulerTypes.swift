@@ -51,8 +51,12 @@ public struct SchedulerRequest: Sendable, Equatable {
     public var priority: Int
     /// Monotonic order key given by the engine (FCFS within a priority).
     public var arrival: UInt64
+    /// Compute every prompt token even when its blocks are cached (prompt log-probabilities need them all).
+    public var skipPrefixCache: Bool
 
-    public init(id: RequestID, promptTokenIds: [Int32], maxTokens: Int, priority: Int = 0, arrival: UInt64) {
+    public init(id: RequestID, promptTokenIds: [Int32], maxTokens: Int, priority: Int = 0, arrival: UInt64,
+                skipPrefixCache: Bool = false) {
+        self.skipPrefixCache = skipPrefixCache
         self.id = id
         self.promptTokenIds = promptTokenIds
         self.maxTokens = maxTokens

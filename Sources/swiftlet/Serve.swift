@@ -1,7 +1,9 @@
-import ArgumentParser
+public import ArgumentParser
 import Engine
 import Foundation
-import Logging
+public import Logging
+import CoreMetrics
+import Scheduler
 import Server
 
 struct Serve: AsyncParsableCommand {

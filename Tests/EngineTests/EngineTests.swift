@@ -230,3 +230,42 @@ struct EngineAPITests {
         engine.shutdown()
     }
 }
+
+extension EngineSuite {
+    @Suite("Prompt logprobs", .serialized)
+    struct PromptLogprobTests {
+        /// echo + logprobs: every prompt position's log-probability of the next prompt token, equal to a direct
+        /// forward pass, also when the prompt's blocks are already in the prefix cache.
+        @Test func promptLogprobsMatchTheModel() async throws {
+            let engine = try makeEngine(numBlocks: 64, maxBatched: 16)   // small budget: chunked prefill
+            let prompt: [Int32] = [1] + (0..<40).map { Int32(3 + ($0 * 53) % 500) }
+            var p = greedyParams(2); p.promptLogprobs = true; p.logprobs = 2
+            let m = Shared.storiesModel
+            var b = ForwardBatch()
+            b.add(tokens: prompt, startPosition: 0, blockTable: [0, 1, 2], wantLogits: false)
+            b.logitRows = (0..<Int32(prompt.count)).map { $0 }
+            let out = m.forward(b)
+            var want: [Float] = []
+            for pos in 0..<(prompt.count - 1) {
+                let row = out.row(pos)
+                let mx = row.max()!
+                let logZ = mx + log(row.reduce(Float(0)) { $0 + exp($1 - mx) })
+                want.append(row[Int(prompt[pos + 1])] - logZ)
+            }
+            for attempt in 0..<2 {   // the second run finds the prompt cached and must still score all of it
+                var got: [TokenLogprob]?
+                for await o in try engine.generate(EngineRequest(promptTokenIds: prompt, params: p)) {
+                    if let pl = o.promptLogprobs { got = pl }
+                }
+                let g = try #require(got, "attempt \(attempt)")
+                #expect(g.count == prompt.count - 1)
+                for (i, lp) in g.enumerated() {
+                    #expect(lp.tokenId == prompt[i + 1])
+                    #expect(abs(lp.logprob - want[i]) < 1e-4, "attempt \(attempt) position \(i)")
+                    #expect(lp.top.count == 2)
+                }
+            }
+            engine.shutdown()
+        }
+    }
+}
