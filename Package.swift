@@ -40,7 +40,9 @@ let package = Package(
         // load the library at start-up, before OPENBLAS_CORETYPE can be chosen; CBLAS dlopens it instead.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CBLAS", dependencies: ["COpenBLAS"], linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: strict),
+        // Elementwise kernels in C, vectorised per ISA level with run-time dispatch (see CKernels.h).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: strict),
         .target(name: "ModelFormats", swiftSettings: strict),
         .target(name: "Tokenizer", dependencies: ["ModelFormats"], swiftSettings: strict),
         .target(name: "Model", dependencies: ["Tensor", "ModelFormats"], swiftSettings: strict),

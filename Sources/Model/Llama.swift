@@ -21,6 +21,18 @@ public final class LlamaModel: @unchecked Sendable {
     var scratch = Scratch()
     /// Chunks of at least this many query tokens use the SGEMM attention path.
     public var gemmAttentionThreshold = 8
+    /// Seconds spent per phase of `forward`, accumulated while `profiling` is on (for tuning, not the hot path).
+    public var profiling = false
+    public private(set) var phaseSeconds: [String: Double] = [:]
+
+    @inline(__always)
+    func phase<T>(_ name: String, _ body: () -> T) -> T {
+        guard profiling else { return body() }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = body()
+        phaseSeconds[name, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return r
+    }
 
     public init(config: ModelConfig, weights: ModelWeights) {
         self.config = config
@@ -59,7 +71,7 @@ public final class LlamaModel: @unchecked Sendable {
             attentionBlock(layer: l, batch: batch, kv: kv.layer(l), s)
             feedForwardBlock(layer: l, tokens: t, s)
         }
-        return head(batch.logitRows, s)
+        return phase("head") { head(batch.logitRows, s) }
     }
 
     /// x[t, :] = embedding[token t]
@@ -84,11 +96,11 @@ public final class LlamaModel: @unchecked Sendable {
 
     func attentionBlock(layer l: Int, batch: ForwardBatch, kv: PagedLayerKV, _ s: Scratch) {
         let c = config, w = weights.layers[l], t = batch.count
-        Kernels.rmsNorm(s.x, weight: w.attnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn)
-        BLAS.linear(s.xn, rows: t, inFeatures: c.dim, weight: w.wqkv, outFeatures: c.qkvDim, into: s.qkv)
-        storeKV(batch: batch, kv: kv, s)
-        attend(batch: batch, kv: kv, s)
-        BLAS.linear(s.attn, rows: t, inFeatures: c.qDim, weight: w.wo, outFeatures: c.dim, into: s.x, accumulate: true)
+        phase("norm") { Kernels.rmsNorm(s.x, weight: w.attnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn) }
+        phase("qkv") { BLAS.linear(s.xn, rows: t, inFeatures: c.dim, weight: w.wqkv, outFeatures: c.qkvDim, into: s.qkv) }
+        phase("rope+store") { storeKV(batch: batch, kv: kv, s) }
+        phase("attention") { attend(batch: batch, kv: kv, s) }
+        phase("wo") { BLAS.linear(s.attn, rows: t, inFeatures: c.qDim, weight: w.wo, outFeatures: c.dim, into: s.x, accumulate: true) }
     }
 
     /// Rotates Q and K of every token and writes K, V into the token's cache slot.
@@ -154,16 +166,18 @@ public final class LlamaModel: @unchecked Sendable {
 
     func feedForwardBlock(layer l: Int, tokens t: Int, _ s: Scratch) {
         let c = config, w = weights.layers[l]
-        Kernels.rmsNorm(s.x, weight: w.ffnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn)
-        BLAS.linear(s.xn, rows: t, inFeatures: c.dim, weight: w.wGateUp, outFeatures: 2 * c.hiddenDim, into: s.gateUp)
+        phase("norm") { Kernels.rmsNorm(s.x, weight: w.ffnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn) }
+        phase("gate_up") { BLAS.linear(s.xn, rows: t, inFeatures: c.dim, weight: w.wGateUp, outFeatures: 2 * c.hiddenDim, into: s.gateUp) }
         let workers = t >= 4 ? min(Kernels.cpuCount, t) : 1
-        Kernels.parallel(workers: workers) { wk in
-            let lo = t * wk / workers, hi = t * (wk + 1) / workers
-            Kernels.swiglu(s.gateUp + lo * 2 * c.hiddenDim, rows: hi - lo, hidden: c.hiddenDim,
-                           into: s.hidden + lo * c.hiddenDim)
+        phase("swiglu") {
+            Kernels.parallel(workers: workers) { wk in
+                let lo = t * wk / workers, hi = t * (wk + 1) / workers
+                Kernels.swiglu(s.gateUp + lo * 2 * c.hiddenDim, rows: hi - lo, hidden: c.hiddenDim,
+                               into: s.hidden + lo * c.hiddenDim)
+            }
         }
-        BLAS.linear(s.hidden, rows: t, inFeatures: c.hiddenDim, weight: w.wDown, outFeatures: c.dim,
-                    into: s.x, accumulate: true)
+        phase("down") { BLAS.linear(s.hidden, rows: t, inFeatures: c.hiddenDim, weight: w.wDown, outFeatures: c.dim,
+                                    into: s.x, accumulate: true) }
     }
 
     /// Final norm and output projection for the requested rows only.

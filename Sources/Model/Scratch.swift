@@ -15,7 +15,7 @@ final class Scratch: @unchecked Sendable {
     var sin = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // [t, headDim/2]
     var outNorm = UnsafeMutablePointer<Float>.allocate(capacity: 1)  // [outRows, dim]
     var logits = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [outRows, vocab]
-    var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [workers, scoresStride]
+    var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [workers, scoresStride = group · context]
     var scoresStride = 0
     var kc = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [context, headDim]
     var vc = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [context, headDim]
@@ -36,8 +36,8 @@ final class Scratch: @unchecked Sendable {
         }
         if ctx > context {
             let n = max(ctx, context * 2, 256)
-            scoresStride = n
-            grow(&scores, Kernels.cpuCount * n)
+            scoresStride = n * (c.nHeads / c.nKVHeads)
+            grow(&scores, Kernels.cpuCount * scoresStride)
             grow(&kc, n * c.headDim); grow(&vc, n * c.headDim)
             grow(&chunkScores, Self.chunkRows * n)
             context = n

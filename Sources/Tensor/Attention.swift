@@ -1,3 +1,4 @@
+import CKernels
 /// One layer's paged K/V storage: `numBlocks` blocks of `blockSize` token slots, each slot `kvDim` floats
 /// (all KV heads of one token). Position p of a sequence lives in block `table[p / blockSize]`, slot `p % blockSize`.
 public struct PagedLayerKV: @unchecked Sendable {
@@ -30,20 +31,14 @@ public struct AttentionShape: Sendable {
 
 /// Causal attention of query tokens over paged K/V. Token t attends to positions 0...pos[t] of its sequence.
 public enum PagedAttention {
-    /// One query token, all heads, scalar path (decode and short chunks).
-    /// q: [nHeads, headDim]; out: [nHeads, headDim]; scores: scratch of at least pos + 1 floats.
+    /// One query token, all heads (decode and short chunks). Walks the block table block by block and scores
+    /// all query heads of a KV group against each key as it streams by (GQA: K and V are read once per group).
+    /// q: [nHeads, headDim]; out: [nHeads, headDim]; scores: scratch of at least group · (pos + 1) floats.
     public static func token(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, pos: Int,
                              table: UnsafePointer<Int32>, kv: PagedLayerKV, shape: AttentionShape,
                              scores: UnsafeMutablePointer<Float>) {
-        let hd = shape.headDim, n = pos + 1, scale = shape.scale
-        for h in 0..<shape.nHeads {
-            let qh = q + h * hd, oh = out + h * hd
-            let kvOff = (h / shape.group) * hd
-            for p in 0..<n { scores[p] = Kernels.dot(qh, kv.k + kv.slot(table, p) + kvOff, hd) * scale }
-            Kernels.softmax(scores, n)
-            oh.update(repeating: 0, count: hd)
-            for p in 0..<n { Kernels.axpy(scores[p], kv.v + kv.slot(table, p) + kvOff, oh, hd) }
-        }
+        swl_attention_token(q, out, Int32(pos + 1), table, kv.k, kv.v, Int32(kv.blockSize), Int32(kv.kvDim),
+                            Int32(shape.nHeads), Int32(shape.nKVHeads), Int32(shape.headDim), shape.scale, scores)
     }
 
     /// A chunk of `count` query tokens of one sequence at consecutive positions start..<start+count, through
@@ -56,19 +51,29 @@ public enum PagedAttention {
                              s: UnsafeMutablePointer<Float>) {
         let hd = shape.headDim, ctx = start + count
         for g in 0..<shape.nKVHeads {
-            for p in 0..<ctx {   // gather [ctx, hd]
-                let o = kv.slot(table, p) + g * hd
-                (kc + p * hd).update(from: kv.k + o, count: hd)
-                (vc + p * hd).update(from: kv.v + o, count: hd)
+            let bs = kv.blockSize
+            for b in 0..<((ctx + bs - 1) / bs) {   // gather [ctx, hd], block by block
+                let base = Int(table[b]) * bs * kv.kvDim + g * hd
+                for j in 0..<min(bs, ctx - b * bs) {
+                    let p = b * bs + j
+                    (kc + p * hd).update(from: kv.k + base + j * kv.kvDim, count: hd)
+                    (vc + p * hd).update(from: kv.v + base + j * kv.kvDim, count: hd)
+                }
             }
             for h in (g * shape.group)..<((g + 1) * shape.group) {
                 // s[count, ctx] = scale · Q_h[count, hd] · Kᵀ
                 BLAS.sgemm(transB: true, m: count, n: ctx, k: hd, alpha: shape.scale, a: q + h * hd, lda: qStride,
                            b: kc, ldb: hd, c: s, ldc: ctx)
-                for i in 0..<count {   // causal mask: row i sees positions 0...start+i
-                    let row = s + i * ctx, visible = start + i + 1
-                    Kernels.softmax(row, visible)
-                    if visible < ctx { (row + visible).update(repeating: 0, count: ctx - visible) }
+                // Causal mask: row i sees positions 0...start+i. Rows split over the cores (no BLAS runs meanwhile).
+                let rows = SendablePointer(s), workers = count >= 64 ? Kernels.cpuCount : 1
+                Kernels.parallel(workers: workers) { w in
+                    var i = w
+                    while i < count {
+                        let row = rows.p + i * ctx, visible = start + i + 1
+                        Kernels.softmax(row, visible)
+                        if visible < ctx { (row + visible).update(repeating: 0, count: ctx - visible) }
+                        i += workers
+                    }
                 }
                 // out_h[count, hd] = s · V
                 BLAS.sgemm(transB: false, m: count, n: hd, k: ctx, a: s, lda: ctx, b: vc, ldb: hd,
@@ -76,4 +81,10 @@ public enum PagedAttention {
             }
         }
     }
+}
+
+/// A raw pointer handed to the parallel kernels, which write disjoint parts of it.
+struct SendablePointer: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Float>
+    init(_ p: UnsafeMutablePointer<Float>) { self.p = p }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -6,71 +7,32 @@ public enum Kernels {
     /// Σ a[i]·b[i] for i < n.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        var i = 0
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while i + 16 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            acc1 += ra.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
-            i += 16
-        }
-        while i + 8 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { s += a[i] * b[i]; i += 1 }
-        return s
+        swl_dot(a, b, Int32(n))
     }
 
     /// y[i] += w · x[i] for i < n.
     @inline(__always)
     public static func axpy(_ w: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        var i = 0
-        let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
-        let wv = SIMD8<Float>(repeating: w)
-        while i + 8 <= n {
-            let v = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                + wv * rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            ry.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n { y[i] += w * x[i]; i += 1 }
+        swl_axpy(w, x, y, Int32(n))
     }
 
     /// out[r, :] = x[r, :] / rms(x[r, :]) * weight, for `rows` rows of length `dim`.
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, dim: Int,
                                eps: Float, into out: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            let xr = x + r * dim, o = out + r * dim
-            let ss = dot(xr, xr, dim) / Float(dim)
-            let scale = 1 / (ss + eps).squareRoot()
-            for i in 0..<dim { o[i] = xr[i] * scale * weight[i] }
-        }
+        for r in 0..<rows { swl_rmsnorm(x + r * dim, weight, out + r * dim, Int32(dim), eps) }
     }
 
     /// SwiGLU: out[r, i] = silu(gateUp[r, i]) · gateUp[r, hidden + i]; gateUp is [rows, 2·hidden].
     public static func swiglu(_ gateUp: UnsafePointer<Float>, rows: Int, hidden: Int, into out: UnsafeMutablePointer<Float>) {
         for r in 0..<rows {
-            let g = gateUp + r * 2 * hidden, u = g + hidden, o = out + r * hidden
-            for i in 0..<hidden {
-                let v = g[i]
-                o[i] = v / (1 + Foundation.exp(-v)) * u[i]
-            }
+            let g = gateUp + r * 2 * hidden
+            swl_swiglu(g, g + hidden, out + r * hidden, Int32(hidden))
         }
     }
 
     /// In-place softmax of x[0..<n]; returns nothing. Numerically stable.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-        var m = -Float.infinity
-        for i in 0..<n where x[i] > m { m = x[i] }
-        var s: Float = 0
-        for i in 0..<n { let e = Foundation.exp(x[i] - m); x[i] = e; s += e }
-        let inv = 1 / s
-        for i in 0..<n { x[i] *= inv }
+        swl_softmax(x, Int32(n))
     }
 
     /// Runs body(t) for t in 0..<workers on up to `workers` threads (concurrentPerform).

@@ -102,7 +102,7 @@ struct TensorTests {
         let q = random((ctx - start) * 64, seed: 6)
         var outChunk = [Float](repeating: 0, count: (ctx - start) * 64), outTok = outChunk
         var kc = [Float](repeating: 0, count: ctx * 16), vc = kc, s = [Float](repeating: 0, count: 17 * ctx)
-        var scores = [Float](repeating: 0, count: ctx)
+        var scores = [Float](repeating: 0, count: shape.group * ctx)   // [group, context]
         k.withUnsafeMutableBufferPointer { kp in v.withUnsafeMutableBufferPointer { vp in
             let kv = PagedLayerKV(k: kp.baseAddress!, v: vp.baseAddress!, blockSize: bs, kvDim: kvDim)
             table.withUnsafeBufferPointer { t in
