@@ -222,6 +222,8 @@ public struct ClusterTiming: Sendable {
     public var maxAttempts = 3
     /// Fallback period of the router's scheduling round and progress sweep (notifications do the real work).
     public var sweep: Duration = .milliseconds(500)
+    /// Finished requests stay in the queue this long (seconds) for inspection, then routers delete them.
+    public var retainFinished: Double = 600
     public init() {}
 }
 

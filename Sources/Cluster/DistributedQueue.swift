@@ -51,6 +51,9 @@ public protocol DistributedQueue: Sendable {
     /// Returns false when there is no such instance.
     func setDraining(name: String, _ draining: Bool) async throws -> Bool
 
+    /// Deletes requests that ended more than `seconds` ago (routers call it now and then).
+    func purge(olderThan seconds: Double) async throws
+
     /// Wake-ups for the given channels until the stream's consumer stops.
     func signals(_ channels: [QueueChannel]) -> AsyncStream<QueueSignal>
 }

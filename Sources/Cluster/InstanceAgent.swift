@@ -84,10 +84,11 @@ public final class InstanceAgent: Service {
             group.addTask { await self.flushLoop() }
             group.addTask { await self.heartbeatLoop() }
             group.addTask { try? await gracefulShutdown() }
-            await group.next()   // graceful shutdown, or drained
+            await group.next()   // graceful shutdown, cancellation, or drained
             group.cancelAll()
         }
-        await stopCleanly()
+        // Clean up even when cancelled: a fresh task does not inherit the cancellation.
+        await Task { await self.stopCleanly() }.value
     }
 
     /// Simulates a crash (kill -9): everything stops at once and nothing is cleaned up in the queue;
@@ -233,19 +234,20 @@ public final class InstanceAgent: Service {
     func flushOnce() async {
         let batch = takeBatch()
         guard !batch.isEmpty else { return }
-        var attempt = 0
-        while !crashed {
+        // Retry for about a lease; after that the leases have expired and the requests resume elsewhere (our later
+        // appends for them are rejected, which aborts them here).
+        for attempt in 1...12 where !crashed {
             do {
                 let rejected = try await queue.append(instance: config.name, batch)
                 if !rejected.isEmpty { dropRejected(rejected) }
                 if batch.contains(where: { $0.finish != nil }) { claimKick.yield() }
                 return
             } catch {
-                attempt += 1
                 logger.warning("append failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                try? await Task.sleep(for: .milliseconds(min(1000, 50 * attempt)))
+                try? await Task.sleep(for: .milliseconds(min(500, 25 * attempt * attempt)))
             }
         }
+        logger.error("appends keep failing; giving these requests up to the lease reaper", metadata: ["requests": "\(batch.map(\.id))"])
     }
 
     /// The queue refused these appends: the router ended the request (client gone, stop string) or our lease was

@@ -18,6 +18,7 @@ public final class MemoryQueue: DistributedQueue {
         var finish: EngineFinishReason?
         var stopReason: String?
         var error: String?
+        var updated = ContinuousClock.now
     }
 
     struct Inst {
@@ -56,7 +57,7 @@ public final class MemoryQueue: DistributedQueue {
     public func finish(id: Int64, reason: EngineFinishReason) async throws {
         tables.withLock { s in
             guard var r = s.rows[id], r.state == .queued || r.state == .assigned else { return }
-            r.state = .done; r.finish = reason
+            r.state = .done; r.finish = reason; r.updated = .now
             s.rows[id] = r
         }
     }
@@ -207,6 +208,7 @@ public final class MemoryQueue: DistributedQueue {
                     r.state = .done; r.finish = f; r.stopReason = d.stopReason
                 }
                 finished = finished || r.state != .assigned
+                r.updated = .now
                 s.rows[d.id] = r
                 let big = d.stopReason != nil || d.error != nil
                 events[r.request.origin, default: []].append(OutputEvent(id: d.id, start: d.start, tokens: big ? [] : d.tokens,
@@ -238,6 +240,11 @@ public final class MemoryQueue: DistributedQueue {
             s.instances[name]?.draining = draining
             return true
         }
+    }
+
+    public func purge(olderThan seconds: Double) async throws {
+        let cutoff = ContinuousClock.now - .milliseconds(Int(seconds * 1000))
+        tables.withLock { s in s.rows = s.rows.filter { ($0.value.state != .done && $0.value.state != .failed) || $0.value.updated > cutoff } }
     }
 
     public func signals(_ channels: [QueueChannel]) -> AsyncStream<QueueSignal> {

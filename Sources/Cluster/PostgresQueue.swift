@@ -14,6 +14,7 @@ public final class PostgresQueue: DistributedQueue {
     let client: PostgresClient
     let logger: Logger
     private let runTask: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let lastReap = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Connects (the pool runs in a background task until `close()`) and applies the schema migrations.
     public static func connect(_ urlText: String, logger: Logger = Logger(label: "swiftlet.queue")) async throws -> PostgresQueue {
@@ -76,13 +77,13 @@ public final class PostgresQueue: DistributedQueue {
 
     public func enqueue(_ r: QueuedRequest) async throws {
         let params = encodeParams(r.params)
-        try await transaction { conn in
-            try await conn.query("""
+        // One round trip: the insert and the routers' wake-up commit together.
+        try await client.query("""
+            WITH i AS (
                 INSERT INTO swiftlet_requests (id, origin, prompt, params, priority, prefix_hash)
-                VALUES (\(r.id), \(r.origin), \(r.prompt), \(params)::jsonb, \(r.priority), \(r.prefixHash))
-                """, logger: logger)
-            try await notify(conn, [(Self.schedChannel, "")])
-        }
+                VALUES (\(r.id), \(r.origin), \(r.prompt), \(params)::jsonb, \(r.priority), \(r.prefixHash)) RETURNING id)
+            SELECT pg_notify('swiftlet_sched', '') FROM i
+            """, logger: logger)
     }
 
     public func finish(id: Int64, reason: EngineFinishReason) async throws {
@@ -113,22 +114,34 @@ public final class PostgresQueue: DistributedQueue {
         -> (assigned: [Assignment], reaped: [ReapedRequest]) {
         try await transaction { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockKey + 1))", logger: logger)
-            let reaped = try await reap(conn, timing: timing)
+            let reaped = reapDue() ? try await reap(conn, timing: timing) : []
             let instances = try await instanceRecords(conn, aliveOnly: true, timing: timing)
             let pending = try await queuedRequests(conn, limit: limit)
             guard !pending.isEmpty, !instances.isEmpty else { return ([], reaped) }
             let decided = plan(pending, instances)
             guard !decided.isEmpty else { return ([], reaped) }
             let ids = decided.map(\.requestId), names = decided.map(\.instance)
+            // Assign and wake the instances in one statement.
             try await conn.query("""
-                UPDATE swiftlet_requests r SET state = 'assigned', instance = x.inst, started = false,
-                    assigned_at = clock_timestamp(), lease_expiry = clock_timestamp() + make_interval(secs => \(timing.leaseSeconds)),
-                    attempts = r.attempts + 1, updated_at = clock_timestamp()
-                FROM unnest(\(ids)::int8[], \(names)::text[]) AS x(id, inst)
-                WHERE r.id = x.id AND r.state = 'queued'
+                WITH u AS (
+                    UPDATE swiftlet_requests r SET state = 'assigned', instance = x.inst, started = false,
+                        assigned_at = clock_timestamp(), lease_expiry = clock_timestamp() + make_interval(secs => \(timing.leaseSeconds)),
+                        attempts = r.attempts + 1, updated_at = clock_timestamp()
+                    FROM unnest(\(ids)::int8[], \(names)::text[]) AS x(id, inst)
+                    WHERE r.id = x.id AND r.state = 'queued' RETURNING r.instance)
+                SELECT pg_notify('swiftlet_work_' || instance, '') FROM (SELECT DISTINCT instance FROM u) w
                 """, logger: logger)
-            try await notify(conn, Set(names).map { (Self.workChannel($0), "") })
             return (decided, reaped)
+        }
+    }
+
+    /// Reaping runs at most every 100 ms per process (rounds on every wake-up need not repeat it).
+    func reapDue() -> Bool {
+        lastReap.withLock { last in
+            let now = ContinuousClock.now
+            guard last.map({ now - $0 >= .milliseconds(100) }) ?? true else { return false }
+            last = now
+            return true
         }
     }
 

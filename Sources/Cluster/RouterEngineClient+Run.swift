@@ -36,10 +36,15 @@ extension RouterEngineClient {
             group.addTask { for await s in signals { await self.handle(s) } }
             group.addTask { await self.schedulerLoop() }
             group.addTask {
+                var lastPurge = ContinuousClock.now
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.timing.sweep)
                     self.kick.yield()
                     await self.sweep()
+                    if ContinuousClock.now - lastPurge > .seconds(30) {
+                        lastPurge = .now
+                        try? await self.queue.purge(olderThan: self.timing.retainFinished)
+                    }
                 }
             }
             try? await gracefulShutdown()

@@ -98,7 +98,8 @@ import Testing
             let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
             defer { q.close() }
             let fast = try TestInstance(queue: q, name: "fast", maxNumSeqs: 64, capacity: 64)
-            let slow = try TestInstance(queue: q, name: "slow", maxNumSeqs: 2, capacity: 64)
+            // The weak instance: two sequences at a time and a small KV cache (24 blocks of 16 tokens).
+            let slow = try TestInstance(queue: q, name: "slow", maxNumSeqs: 2, numBlocks: 24, capacity: 64)
             let router = try await TestRouter(queue: q, policy: policy)
             _ = try await eventually { try await q.status(timing: fastTiming()).instances.count == 2 }
             let prompts = testPrompts(60, tokenizer: router.client)
@@ -147,7 +148,9 @@ import Testing
         let first = try await TestRouter(queue: q, name: "first")
         let prompts = testPrompts(6, tokenizer: first.client)
         let expected = try await reference(prompts, maxTokens: 30)
+        // Held (not iterated) until the end: a dropped stream would count as a client going away.
         let streams = try prompts.map { try first.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(30))) }
+        defer { withExtendedLifetime(streams) {} }
         #expect(try await eventually { try await q.status(timing: fastTiming()).queued == 6 })
         first.task.cancel()   // abrupt: its streams are not ended, nothing is cleaned up
         _ = try? await first.task.value
@@ -159,7 +162,6 @@ import Testing
             byPrompt[prompt] = tokens
         }
         for (p, e) in zip(prompts, expected) { #expect(byPrompt[p] == e.tokens) }
-        _ = streams
         await second.stop(); await worker.stop()
     }
 

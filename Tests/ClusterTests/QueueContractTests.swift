@@ -57,6 +57,11 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         let p = try #require(try await q.progress(ids: [7]).first)
         #expect(p.state == .done && p.tokens == [10, 11, 12, 13] && p.finish == .length)
         #expect(try await q.append(instance: owner, [TokenDelta(id: 7, start: 4, tokens: [14])]) == [7], "appended after done")
+        try await q.purge(olderThan: 3600)
+        #expect(try await q.progress(ids: [7]).count == 1, "purged a fresh request")
+        try await Task.sleep(for: .milliseconds(20))
+        try await q.purge(olderThan: 0.01)
+        #expect(try await q.progress(ids: [7]).isEmpty, "finished request not purged")
     }
 
     @Test(arguments: QueueKind.allCases)

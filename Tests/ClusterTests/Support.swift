@@ -88,9 +88,10 @@ func fastTiming() -> ClusterTiming {
     return t
 }
 
-func storiesEngine(maxNumSeqs: Int = 64) throws -> Engine {
+func storiesEngine(maxNumSeqs: Int = 64, numBlocks: Int? = nil) throws -> Engine {
     var c = EngineConfig()
     c.maxNumSeqs = maxNumSeqs
+    c.numBlocks = numBlocks
     c.kvCacheMemoryBytes = 64 << 20
     return try Engine.load(modelPath: Paths.stories, tokenizerPath: Paths.storiesTok, config: c)
 }
@@ -102,9 +103,9 @@ final class TestInstance: Sendable {
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    init(queue: any DistributedQueue, name: String, maxNumSeqs: Int = 64, capacity: Int = 64,
+    init(queue: any DistributedQueue, name: String, maxNumSeqs: Int = 64, numBlocks: Int? = nil, capacity: Int = 64,
          timing: ClusterTiming = fastTiming()) throws {
-        engine = try storiesEngine(maxNumSeqs: maxNumSeqs)
+        engine = try storiesEngine(maxNumSeqs: maxNumSeqs, numBlocks: numBlocks)
         engine.start()
         var config = InstanceAgent.Config(name: name)
         config.address = "in-process"

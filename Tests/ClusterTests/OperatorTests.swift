@@ -1,0 +1,75 @@
+@testable import Cluster
+import Engine
+import Foundation
+import Testing
+
+/// Runs the built `swiftlet` binary; returns (exit status, stdout, stderr).
+func runSwiftlet(_ args: [String]) throws -> (Int32, String, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: Paths.swiftletBinary)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+@Suite(.serialized) struct OperatorTests {
+    @Test func statusAndDrainCommands() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Paths.swiftletBinary), "no swiftlet binary at \(Paths.swiftletBinary)")
+        let url = try await TestDatabase.fresh()
+        let q = try await PostgresQueue.connect(url, logger: quietLogger)
+        defer { q.close() }
+        let worker = try TestInstance(queue: q, name: "worker")
+        for i in 0..<3 { try await q.enqueue(QueuedRequest(id: Int64(100 + i), origin: "nobody", prompt: [1], params: greedy(2), priority: i == 0 ? 5 : 0)) }
+        _ = try await eventually { try await q.status(timing: fastTiming()).instances.count == 1 }
+        let (code, json, err) = try runSwiftlet(["cluster", "status", "--queue", url, "--json"])
+        #expect(code == 0, "\(err)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+        #expect(obj["queued"] as? Int == 3)
+        #expect((obj["queued_by_priority"] as? [[String: Int]]) == [["priority": 0, "count": 2], ["priority": 5, "count": 1]])
+        let inst = try #require((obj["instances"] as? [[String: Any]])?.first, "no instance in \(json)")
+        #expect(inst["name"] as? String == "worker" && inst["alive"] as? Bool == true && (inst["total_blocks"] as? Int ?? 0) > 0)
+        let (tcode, table, _) = try runSwiftlet(["cluster", "status", "--queue", url])
+        #expect(tcode == 0 && table.contains("worker") && table.contains("priority 0: 2"))
+
+        let (dcode, dout, _) = try runSwiftlet(["cluster", "drain", "--queue", url, "--name", "worker", "--wait"])
+        #expect(dcode == 0 && dout.contains("draining"))
+        #expect(try await q.status(timing: fastTiming()).instances.isEmpty, "drain --wait returned while the instance was still there")
+        let (missing, _, merr) = try runSwiftlet(["cluster", "drain", "--queue", url, "--name", "ghost"])
+        #expect(missing != 0 && merr.contains("no instance named 'ghost'"))
+        await worker.stop()
+    }
+
+    /// The same router and agent over the in-memory queue: the embedded, database-free deployment.
+    @Test func memoryQueueClusterServesExactlyLikeOneEngine() async throws {
+        let q = MemoryQueue()
+        let a = try TestInstance(queue: q, name: "a"), b = try TestInstance(queue: q, name: "b")
+        let router = try await TestRouter(queue: q, policy: .powerOfTwo)
+        let prompts = testPrompts(40, tokenizer: router.client)
+        let expected = try await reference(prompts, maxTokens: 32)
+        let got = await withTaskGroup(of: (Int, Collected).self) { g in
+            for (i, p) in prompts.enumerated() {
+                g.addTask { (i, await collect(try! router.client.generate(EngineRequest(promptTokenIds: p, params: greedy(32))))) }
+            }
+            return await g.reduce(into: [Int: Collected]()) { $0[$1.0] = $1.1 }
+        }
+        for i in prompts.indices { #expect(got[i] == expected[i], "request \(i)") }
+        #expect(a.agent.servedCount + b.agent.servedCount == 40)
+        await router.stop(); await a.stop(); await b.stop()
+    }
+
+    @Test func routerRefusesWhatItCannotServeWithServeErrors() async throws {
+        let router = try await TestRouter(queue: MemoryQueue())
+        let long = "{\"prompt\":[1,2,3],\"max_tokens\":100000}"
+        let (status, body) = try await router.post("/v1/completions", long)
+        #expect(status == 400 && body.contains("maximum context length"))
+        let (s2, b2) = try await router.post("/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":2,\"logprobs\":2}")
+        #expect(s2 == 400 && b2.contains("logprobs"))
+        let (s3, _) = try await router.post("/v1/completions", "{\"prompt\":[99999],\"max_tokens\":2}")
+        #expect(s3 == 400)
+        await router.stop()
+    }
+}
