@@ -11,7 +11,8 @@ enum RepoFiles {
     static let smolLM2 = root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
     static let stories260K = root.appendingPathComponent("models/stories260K/stories260K.bin").path
     static let tok512 = root.appendingPathComponent("models/stories260K/tok512.bin").path
-    static let sharedFixtures = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/tokenizer")
+    /// The llama.cpp vocabulary fixtures, as copied into the repository (with their LICENSE and PROVENANCE).
+    static let sharedFixtures = root.appendingPathComponent("Tests/TokenizerTests/Fixtures")
     static let vocabGPT2 = sharedFixtures.appendingPathComponent("ggml-vocab-gpt-2.gguf").path
     static let vocabLlamaSPM = sharedFixtures.appendingPathComponent("ggml-vocab-llama-spm.gguf").path
 }
