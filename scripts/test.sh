@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what it needs, builds (optimised: the model tests run real forward
-# passes), runs every Swift test target, then the end-to-end checks of the `swiftlet` command and, when
+# passes), runs every Swift test target (the cluster tests against a throwaway PostgreSQL), then the end-to-end checks of the `swiftlet` command and, when
 # present, the Python conformance suite (official `openai` client) against a live server.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-SWIFTLET_WITH_PYTHON_TESTS=1 "$root/scripts/setup.sh"
+SWIFTLET_WITH_PYTHON_TESTS=1 SWIFTLET_WITH_POSTGRES=1 "$root/scripts/setup.sh"
 flags=(-c release -Xswiftc -enable-testing)
 swift build "${flags[@]}" --build-tests
 mkdir -p .build
-swift test "${flags[@]}" --skip-build 2>&1 | tee .build/swift-test.log
+# One throwaway PostgreSQL 15 (started as an unprivileged user, stopped at the end) for the cluster tests.
+"$root/scripts/with-postgres.sh" swift test "${flags[@]}" --skip-build 2>&1 | tee .build/swift-test.log
+test "${PIPESTATUS[0]}" -eq 0
 bin=$(swift build "${flags[@]}" --show-bin-path)/swiftlet
 python3 "$root/Tests/cli/smoke.py" "$bin" "$root"
 if [ -x "$root/Tests/conformance/run.sh" ]; then
