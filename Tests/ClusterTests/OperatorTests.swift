@@ -61,6 +61,28 @@ func runSwiftlet(_ args: [String]) throws -> (Int32, String, String) {
         await router.stop(); await a.stop(); await b.stop()
     }
 
+    @Test func twoRoutersShareOneQueueAndItsInstances() async throws {
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        defer { q.close() }
+        let a = try TestInstance(queue: q, name: "a"), b = try TestInstance(queue: q, name: "b")
+        let r1 = try await TestRouter(queue: q, name: "r1", policy: .freeness)
+        let r2 = try await TestRouter(queue: q, name: "r2", policy: .leastRequests)
+        let prompts = testPrompts(40, tokenizer: r1.client)
+        let expected = try await reference(prompts, maxTokens: 32)
+        let got = await withTaskGroup(of: (Int, Collected).self) { g in
+            for (i, p) in prompts.enumerated() {
+                let router = i % 2 == 0 ? r1 : r2
+                g.addTask { (i, await collect(try! router.client.generate(EngineRequest(promptTokenIds: p, params: greedy(32))))) }
+            }
+            return await g.reduce(into: [Int: Collected]()) { $0[$1.0] = $1.1 }
+        }
+        for i in prompts.indices { #expect(got[i] == expected[i], "request \(i)") }
+        let routed = r1.client.routedCounts.values.reduce(0, +) + r2.client.routedCounts.values.reduce(0, +)
+        #expect(routed == 40, "each request is routed exactly once across both routers")
+        #expect(a.agent.servedCount + b.agent.servedCount == 40)
+        await r1.stop(); await r2.stop(); await a.stop(); await b.stop()
+    }
+
     @Test func routerRefusesWhatItCannotServeWithServeErrors() async throws {
         let router = try await TestRouter(queue: MemoryQueue())
         let long = "{\"prompt\":[1,2,3],\"max_tokens\":100000}"
