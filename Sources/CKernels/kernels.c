@@ -85,17 +85,6 @@ MULTI void swl_rmsnorm(const float *x, const float *w, float *out, int n, float 
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
-static inline float dot_inline(const float *a, const float *b, int n) {
-    float acc[LANES] = {0};
-    int i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) acc[j] += a[i + j] * b[i + j];
-    float s = 0;
-    for (int j = 0; j < LANES; j++) s += acc[j];
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));
 #define ld16(p) (*(const v16u *)(p))
@@ -169,28 +158,5 @@ MULTI void swl_attention_token(const float *q, float *out, int n, const int *tab
             float *restrict o = out + (g * group + h) * headDim;
             for (int d = 0; d < headDim; d++) o[d] = acc[d] * inv;
         }
-    }
-}
-
-MULTI void swl_gemv_rows(const float *w, const float *x, float *y, int cols, int r0, int r1, int accumulate) {
-    int r = r0;
-    for (; r + 4 <= r1; r += 4) {
-        const float *w0 = w + (long)r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
-        float a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
-        int i = 0;
-        for (; i + LANES <= cols; i += LANES)
-            for (int j = 0; j < LANES; j++) {
-                float xv = x[i + j];
-                a0[j] += w0[i + j] * xv; a1[j] += w1[i + j] * xv; a2[j] += w2[i + j] * xv; a3[j] += w3[i + j] * xv;
-            }
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (int j = 0; j < LANES; j++) { s0 += a0[j]; s1 += a1[j]; s2 += a2[j]; s3 += a3[j]; }
-        for (; i < cols; i++) { s0 += w0[i] * x[i]; s1 += w1[i] * x[i]; s2 += w2[i] * x[i]; s3 += w3[i] * x[i]; }
-        if (accumulate) { y[r] += s0; y[r + 1] += s1; y[r + 2] += s2; y[r + 3] += s3; }
-        else { y[r] = s0; y[r + 1] = s1; y[r + 2] = s2; y[r + 3] = s3; }
-    }
-    for (; r < r1; r++) {
-        float s = dot_inline(w + (long)r * cols, x, cols);
-        y[r] = accumulate ? y[r] + s : s;
     }
 }

@@ -22,7 +22,4 @@ void swl_rmsnorm(const float *x, const float *w, float *out, int n, float eps);
 void swl_attention_token(const float *q, float *out, int n, const int *table, const float *k, const float *v,
                          int blockSize, int kvDim, int nHeads, int nKVHeads, int headDim, float scale, float *scores);
 
-/// y[r0..r1) = W[r0..r1) · x (+ y when accumulate), W row-major [rows, cols].
-void swl_gemv_rows(const float *w, const float *x, float *y, int cols, int r0, int r1, int accumulate);
-
 #endif
