@@ -25,9 +25,7 @@ extension PostgresQueue {
 
     static func listen(url: PostgresURL, channels: [QueueChannel], logger: Logger,
                        into out: AsyncStream<QueueSignal>.Continuation) async throws {
-        let config = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
-                                                      password: url.password, database: url.database, tls: .disable)
-        let conn = try await PostgresConnection.connect(configuration: config, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+        let conn = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
         do {
             try await listen(on: conn, channels: channels, into: out)
         } catch {
@@ -98,4 +96,12 @@ func parseOutputPayload(_ payload: String) -> [OutputEvent] {
         }
     }
     return out
+}
+
+extension PostgresURL {
+    /// Plain TCP (loopback or a private network; TLS is not configured yet).
+    var connectionConfiguration: PostgresConnection.Configuration {
+        PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database,
+                                         tls: .disable)
+    }
 }

@@ -18,13 +18,22 @@ public final class PostgresQueue: DistributedQueue {
 
     /// Connects (the pool runs in a background task until `close()`) and applies the schema migrations.
     public static func connect(_ urlText: String, logger: Logger = Logger(label: "swiftlet.queue")) async throws -> PostgresQueue {
-        let q = try PostgresQueue(url: PostgresURL(urlText), logger: logger)
+        let url = try PostgresURL(urlText)
+        // Migrations run on a connection of their own, so the pool is first used after its run() has started.
         do {
-            try await PostgresSchema.migrate(q.client, logger: logger)
+            let conn = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 0, logger: logger)
+            do {
+                try await PostgresSchema.migrate(conn, logger: logger)
+            } catch {
+                try? await conn.close()
+                throw error
+            }
+            try? await conn.close()
         } catch {
-            q.close()
-            throw ClusterError("cannot open the queue at \(q.url.host):\(q.url.port)/\(q.url.database): \(String(reflecting: error))")
+            throw ClusterError("cannot open the queue at \(url.host):\(url.port)/\(url.database): \(String(reflecting: error))")
         }
+        let q = PostgresQueue(url: url, logger: logger)
+        await q.started()
         return q
     }
 
@@ -38,7 +47,17 @@ public final class PostgresQueue: DistributedQueue {
         config.options.connectTimeout = .seconds(5)
         client = PostgresClient(configuration: config, backgroundLogger: logger)
         let c = client
-        runTask.withLock { $0 = Task { await c.run() } }
+        let (running, runningIn) = AsyncStream<Void>.makeStream()
+        self.running = running
+        runTask.withLock { $0 = Task { runningIn.finish(); await c.run() } }
+    }
+
+    private let running: AsyncStream<Void>
+
+    /// Returns once the pool's `run()` task has begun (leasing earlier only logs a warning, but it is noise).
+    func started() async {
+        for await _ in running {}
+        await Task.yield()
     }
 
     /// Stops the pool (in-flight queries fail).

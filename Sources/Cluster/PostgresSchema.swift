@@ -52,32 +52,30 @@ enum PostgresSchema {
 
     /// Applies what is missing; returns the versions applied now.
     @discardableResult
-    static func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
-        try await client.withConnection { conn in
-            try await conn.query("BEGIN", logger: logger)
-            do {
-                try await conn.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
-                try await conn.query("""
-                    CREATE TABLE IF NOT EXISTS swiftlet_migrations (
-                        version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
-                    """, logger: logger)
-                var done = Set<Int>()
-                for try await v in try await conn.query("SELECT version FROM swiftlet_migrations", logger: logger).decode(Int.self) {
-                    done.insert(v)
-                }
-                var applied: [Int] = []
-                for m in migrations.sorted(by: { $0.version < $1.version }) where !done.contains(m.version) {
-                    for s in m.statements { try await conn.query(PostgresQuery(unsafeSQL: s), logger: logger) }
-                    try await conn.query("INSERT INTO swiftlet_migrations (version, name) VALUES (\(m.version), \(m.name))", logger: logger)
-                    applied.append(m.version)
-                }
-                try await conn.query("COMMIT", logger: logger)
-                if !applied.isEmpty { logger.info("queue schema migrated", metadata: ["versions": "\(applied)"]) }
-                return applied
-            } catch {
-                _ = try? await conn.query("ROLLBACK", logger: logger)
-                throw error
+    static func migrate(_ conn: PostgresConnection, logger: Logger) async throws -> [Int] {
+        try await conn.query("BEGIN", logger: logger)
+        do {
+            try await conn.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+            try await conn.query("""
+                CREATE TABLE IF NOT EXISTS swiftlet_migrations (
+                    version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                """, logger: logger)
+            var done = Set<Int>()
+            for try await v in try await conn.query("SELECT version FROM swiftlet_migrations", logger: logger).decode(Int.self) {
+                done.insert(v)
             }
+            var applied: [Int] = []
+            for m in migrations.sorted(by: { $0.version < $1.version }) where !done.contains(m.version) {
+                for s in m.statements { try await conn.query(PostgresQuery(unsafeSQL: s), logger: logger) }
+                try await conn.query("INSERT INTO swiftlet_migrations (version, name) VALUES (\(m.version), \(m.name))", logger: logger)
+                applied.append(m.version)
+            }
+            try await conn.query("COMMIT", logger: logger)
+            if !applied.isEmpty { logger.info("queue schema migrated", metadata: ["versions": "\(applied)"]) }
+            return applied
+        } catch {
+            _ = try? await conn.query("ROLLBACK", logger: logger)
+            throw error
         }
     }
 }
