@@ -127,6 +127,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: [
             "Cluster", "Server", "Engine", "OpenAIAPI",
             .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
