@@ -11,7 +11,7 @@ struct Flight {
     let promptCount: Int
     let continuation: AsyncStream<RequestOutput>.Continuation
     var detok: IncrementalDetokenizer
-    var stops: StopMatcher
+    var stops: StopStringMatcher
     /// Tokens delivered to the client = the queue's token count this router has relayed.
     var delivered = 0
     let arrival = ContinuousClock.now
@@ -22,7 +22,7 @@ struct Flight {
     init(params: SamplingParams, promptCount: Int, continuation: AsyncStream<RequestOutput>.Continuation,
          detok: IncrementalDetokenizer) {
         self.params = params; self.promptCount = promptCount; self.continuation = continuation
-        self.detok = detok; stops = StopMatcher(stops: params.stop)
+        self.detok = detok; stops = StopStringMatcher(stops: params.stop)
     }
 }
 

@@ -50,11 +50,7 @@ public final class RouterEngineClient: EngineClient, Service {
 
     public func decode(_ ids: [Int32], skipSpecial: Bool) -> String { tokenizer.decode(ids, skipSpecial: skipSpecial) }
 
-    public func tokenText(_ id: Int32) -> String {
-        let bytes = tokenizer.pieceBytes(id)
-        if let s = String(validating: bytes, as: UTF8.self) { return s }
-        return bytes.map { b in "bytes:\\x" + (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
-    }
+    public func tokenText(_ id: Int32) -> String { tokenizer.apiTokenText(id) }
 
     public func renderChat(_ messages: [ChatMessageInput], addGenerationPrompt: Bool) throws -> String {
         guard let chatTemplate else {

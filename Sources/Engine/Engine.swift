@@ -98,11 +98,7 @@ public final class Engine: EngineClient, Service {
 
     public func decode(_ ids: [Int32], skipSpecial: Bool) -> String { tokenizer.decode(ids, skipSpecial: skipSpecial) }
 
-    public func tokenText(_ id: Int32) -> String {
-        let bytes = tokenizer.pieceBytes(id)
-        if let s = String(validating: bytes, as: UTF8.self) { return s }
-        return bytes.map { "bytes:\\x" + String($0, radix: 16, uppercase: false).leftPadded(2) }.joined()
-    }
+    public func tokenText(_ id: Int32) -> String { tokenizer.apiTokenText(id) }
 
     public func renderChat(_ messages: [ChatMessageInput], addGenerationPrompt: Bool) throws -> String {
         guard let chatTemplate else {
@@ -248,6 +244,12 @@ public final class Engine: EngineClient, Service {
     deinit { shutdown() }
 }
 
-extension String {
-    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+extension Tokenizer {
+    /// The text one token stands for in API responses (logprobs' `token`): its bytes as UTF-8, or
+    /// "bytes:\xNN" escapes when they are not valid UTF-8 on their own, as vLLM does.
+    public func apiTokenText(_ id: Int32) -> String {
+        let bytes = pieceBytes(id)
+        if let s = String(validating: bytes, as: UTF8.self) { return s }
+        return bytes.map { b in "bytes:\\x" + (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+    }
 }

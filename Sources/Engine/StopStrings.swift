@@ -2,24 +2,26 @@ import Foundation
 
 /// Holds back streamed text that might be the start of a stop string, and finds a completed one.
 /// Text is released only when no stop string can begin inside it, so no part of a stop string reaches the stream.
-struct StopStringMatcher: Sendable {
-    let stops: [String]
+/// Used by the engine and by the cluster router (which matches on its own detokenized stream, so a stop string
+/// spanning an instance failure is still found).
+public struct StopStringMatcher: Sendable {
+    public let stops: [String]
     private var pending = ""
     private let longest: Int
 
-    init(stops: [String]) {
+    public init(stops: [String]) {
         self.stops = stops.filter { !$0.isEmpty }
         longest = self.stops.map(\.count).max() ?? 0
     }
 
-    enum Outcome: Equatable {
+    public enum Outcome: Equatable, Sendable {
         /// Text that is safe to emit now.
         case emit(String)
         /// A stop string matched: emit the text before it, then finish.
         case stopped(before: String, stop: String)
     }
 
-    mutating func push(_ text: String) -> Outcome {
+    public mutating func push(_ text: String) -> Outcome {
         if stops.isEmpty { return .emit(text) }
         pending += text
         // Earliest match wins (as vLLM / OpenAI do).
@@ -41,7 +43,7 @@ struct StopStringMatcher: Sendable {
     }
 
     /// Text still held back (released when the request ends for another reason).
-    mutating func flush() -> String {
+    public mutating func flush() -> String {
         defer { pending = "" }
         return pending
     }
