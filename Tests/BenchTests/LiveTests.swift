@@ -68,12 +68,12 @@ func withServer(name: String = "stories", shutdownTimeout: Double = 5,
             // Short outputs so the first requests finish quickly even on a loaded machine; the server is stopped
             // once some have completed (not after a fixed time), so both outcomes are always present.
             let reqs = try DatasetSpec.random(inputLen: 16, outputLen: 8, rangeRatio: 0)
-                .build(count: 150, seed: 2, tokenizer: tok, endpoint: .completions)
+                .build(count: 300, seed: 2, tokenizer: tok, endpoint: .completions)
             let runner = BenchmarkRunner(target: BenchTarget(baseURL: server.baseURL, requestTimeout: 20), client: client)
             let done = Mutex(0)
             let killer = Task {
                 var waited = 0
-                while done.withLock({ $0 }) < 10 && waited < 400 { try await Task.sleep(for: .milliseconds(50)); waited += 1 }
+                while done.withLock({ $0 }) < 5 && waited < 200 { try await Task.sleep(for: .milliseconds(50)); waited += 1 }
                 await server.stop()
             }
             let t0 = ContinuousClock.now
@@ -85,7 +85,7 @@ func withServer(name: String = "stories", shutdownTimeout: Double = 5,
             print(result.report())
             let m = result.metrics
             #expect(elapsed < .seconds(40), "the run must end in bounded time")
-            #expect(m.completed > 0 && m.failed > 0 && m.completed + m.failed == 150)
+            #expect(m.completed > 0 && m.failed > 0 && m.completed + m.failed == 300)
             // Requests sent after the listener closed are refused, each with its reason.
             #expect((m.failureReasons["connection refused"] ?? 0) > 0, "reasons: \(m.failureReasons)")
             #expect(m.failureReasons.values.reduce(0, +) == m.failed)
