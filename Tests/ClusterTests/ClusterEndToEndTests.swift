@@ -33,7 +33,9 @@ import Testing
             if !same { mismatches += 1; if mismatches < 4 { Issue.record("request \(i): \(status) \(json) expected \(expected[i])") } }
         }
         #expect(mismatches == 0)
-        #expect(a.agent.servedCount + b.agent.servedCount == 200)
+        // Exactly 200 unless a lease expired on a loaded machine and a request was resumed elsewhere (outputs above
+        // are exact either way).
+        #expect(a.agent.servedCount + b.agent.servedCount >= 200)
         #expect(a.agent.servedCount > 0 && b.agent.servedCount > 0, "a \(a.agent.servedCount), b \(b.agent.servedCount)")
         let metrics = try await router.get("/metrics")
         #expect(metrics.body.contains("swiftlet:num_requests_running"), "the server's own metrics are gone")

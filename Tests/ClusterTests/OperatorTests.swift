@@ -59,7 +59,7 @@ func runSwiftlet(_ args: [String]) throws -> (Int32, String, String) {
             return await g.reduce(into: [Int: Collected]()) { $0[$1.0] = $1.1 }
         }
         for i in prompts.indices { #expect(got[i] == expected[i], "request \(i)") }
-        #expect(a.agent.servedCount + b.agent.servedCount == 40)
+        #expect(a.agent.servedCount + b.agent.servedCount >= 40)   // more only if a lease expired under load
         await router.stop(); await a.stop(); await b.stop()
     }
 
