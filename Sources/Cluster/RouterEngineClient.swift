@@ -9,7 +9,7 @@ public import Tokenizer
 /// distributed queue and streams the tokens instances append back to the client. Detokenization and stop
 /// strings run here, on the exact token stream the queue holds, so the text is right across instance failures.
 /// As a `Service` it runs the global scheduler (one round per wake-up) and the token listener.
-public final class RouterEngineClient: EngineClient, Service {
+public final class RouterEngineClient: TokenizerBacked, Service {
     public let modelInfo: ModelInfo
     public let tokenizer: Tokenizer
     public let queue: any DistributedQueue
@@ -17,7 +17,7 @@ public final class RouterEngineClient: EngineClient, Service {
     public let name: String
     public let planner: GlobalPlanner
     public let timing: ClusterTiming
-    let chatTemplate: ChatTemplate?
+    public let chatTemplate: ChatTemplate?
     let logger: Logger
     let flights = Mutex<[Int64: Flight]>([:])
     let kicks: AsyncStream<Void>
@@ -32,33 +32,13 @@ public final class RouterEngineClient: EngineClient, Service {
         guard validClusterName(name) else { throw ClusterError("router name '\(name)': use 1-40 lowercase letters, digits, '-' or '_'") }
         self.queue = queue; self.tokenizer = tokenizer; self.modelInfo = modelInfo; self.name = name
         self.planner = GlobalPlanner(policy: policy); self.timing = timing; self.logger = logger
-        let source = chatTemplate ?? tokenizer.chatTemplate
-        self.chatTemplate = try source.map {
-            try ChatTemplate(source: $0, bosToken: tokenizer.bosId.map(tokenizer.tokenText) ?? "",
-                             eosToken: tokenizer.eosId.map(tokenizer.tokenText) ?? "")
-        }
+        self.chatTemplate = try ChatTemplate.forModel(tokenizer, override: chatTemplate)
         (kicks, kick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     // MARK: EngineClient
 
     public var isReady: Bool { true }
-
-    public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
-        tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
-    }
-
-    public func decode(_ ids: [Int32], skipSpecial: Bool) -> String { tokenizer.decode(ids, skipSpecial: skipSpecial) }
-
-    public func tokenText(_ id: Int32) -> String { tokenizer.apiTokenText(id) }
-
-    public func renderChat(_ messages: [ChatMessageInput], addGenerationPrompt: Bool) throws -> String {
-        guard let chatTemplate else {
-            throw EngineError.invalid(param: "messages", message: "this model has no chat template; use /v1/completions or start the router with --chat-template")
-        }
-        return try chatTemplate.render(messages: messages.map { ChatMessage(role: $0.role, content: $0.content) },
-                                       addGenerationPrompt: addGenerationPrompt)
-    }
 
     public func generate(_ request: EngineRequest) throws(EngineError) -> AsyncStream<RequestOutput> {
         try validate(request)

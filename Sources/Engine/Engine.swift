@@ -10,13 +10,13 @@ public import Tokenizer
 
 /// A model instance serving many requests: a thread-safe inbox in front, one engine thread running the step
 /// loop behind, and an `AsyncStream` of outputs per request. Cancelling a stream's iteration aborts its request.
-public final class Engine: EngineClient, Service {
+public final class Engine: TokenizerBacked, Service {
     public let modelInfo: ModelInfo
     public let tokenizer: Tokenizer
     public let config: EngineConfig
     public let modelConfig: ModelConfig
     public let schedulerConfig: SchedulerConfig
-    let chatTemplate: ChatTemplate?
+    public let chatTemplate: ChatTemplate?
     private let core: EngineCore
     private let logger: Logger
     private let shared = Mutex(Shared())
@@ -76,11 +76,7 @@ public final class Engine: EngineClient, Service {
         modelConfig = mc
         self.tokenizer = tokenizer
         self.logger = logger
-        let templateSource = config.chatTemplate ?? tokenizer.chatTemplate
-        chatTemplate = try templateSource.map {
-            try ChatTemplate(source: $0, bosToken: tokenizer.bosId.map(tokenizer.tokenText) ?? "",
-                             eosToken: tokenizer.eosId.map(tokenizer.tokenText) ?? "")
-        }
+        chatTemplate = try ChatTemplate.forModel(tokenizer, override: config.chatTemplate)
         modelInfo = ModelInfo(name: name, maxModelLen: maxLen, vocabSize: mc.vocabSize,
                               created: Int(Date().timeIntervalSince1970))
         core = EngineCore(model: model, tokenizer: tokenizer, scheduler: Scheduler(config: schedulerConfig),
@@ -91,22 +87,6 @@ public final class Engine: EngineClient, Service {
     // MARK: EngineClient
 
     public var isReady: Bool { true }
-
-    public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
-        tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
-    }
-
-    public func decode(_ ids: [Int32], skipSpecial: Bool) -> String { tokenizer.decode(ids, skipSpecial: skipSpecial) }
-
-    public func tokenText(_ id: Int32) -> String { tokenizer.apiTokenText(id) }
-
-    public func renderChat(_ messages: [ChatMessageInput], addGenerationPrompt: Bool) throws -> String {
-        guard let chatTemplate else {
-            throw EngineError.invalid(param: "messages", message: "this model has no chat template; use /v1/completions or start the server with --chat-template")
-        }
-        return try chatTemplate.render(messages: messages.map { ChatMessage(role: $0.role, content: $0.content) },
-                                       addGenerationPrompt: addGenerationPrompt)
-    }
 
     /// Submits a request; its outputs arrive on the returned stream, the last one with a finish reason.
     public func generate(_ request: EngineRequest) throws(EngineError) -> AsyncStream<RequestOutput> {
