@@ -67,8 +67,9 @@ public final class LlamaModel: @unchecked Sendable {
         let s = scratch
         embed(batch.tokens, into: s.x)
         prepareRoPE(batch, s)
+        let plan = attentionPlan(batch)   // the same for every layer: built once per step
         for l in 0..<c.nLayers {
-            attentionBlock(layer: l, batch: batch, kv: kv.layer(l), s)
+            attentionBlock(layer: l, batch: batch, plan: plan, kv: kv.layer(l), s)
             feedForwardBlock(layer: l, tokens: t, s)
         }
         return phase("head") { head(batch.logitRows, s) }
@@ -94,12 +95,12 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
-    func attentionBlock(layer l: Int, batch: ForwardBatch, kv: PagedLayerKV, _ s: Scratch) {
+    func attentionBlock(layer l: Int, batch: ForwardBatch, plan: AttentionPlan, kv: PagedLayerKV, _ s: Scratch) {
         let c = config, w = weights.layers[l], t = batch.count
         phase("norm") { Kernels.rmsNorm(s.x, weight: w.attnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn) }
         phase("qkv") { BLAS.linear(s.xn, rows: t, inFeatures: c.dim, weight: w.wqkv, outFeatures: c.qkvDim, into: s.qkv) }
         phase("rope+store") { storeKV(batch: batch, kv: kv, s) }
-        phase("attention") { attend(batch: batch, kv: kv, s) }
+        phase("attention") { attend(batch: batch, plan: plan, kv: kv, s) }
         phase("wo") { BLAS.linear(s.attn, rows: t, inFeatures: c.qDim, weight: w.wo, outFeatures: c.dim, into: s.x, accumulate: true) }
     }
 
@@ -121,20 +122,32 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
-    /// Long runs (prefill chunks) go through SGEMM one after another (BLAS uses the cores); single tokens and
-    /// short runs are spread over the cores with the scalar kernel. The two never run at the same time.
-    func attend(batch: ForwardBatch, kv: PagedLayerKV, _ s: Scratch) {
-        let c = config
-        var small: [(seq: Int, i: Int)] = []
+    /// Which sequences attend as SGEMM chunks and which tokens one by one.
+    struct AttentionPlan: Sendable {
+        var chunks: [Int] = []                    // sequence indices
+        var tokens: [(seq: Int, i: Int)] = []     // (sequence index, token offset in the sequence)
+    }
+
+    func attentionPlan(_ batch: ForwardBatch) -> AttentionPlan {
+        var plan = AttentionPlan()
         for (si, seq) in batch.sequences.enumerated() {
             if seq.tokenCount >= gemmAttentionThreshold {
-                attendChunk(seq, kv: kv, s)
+                plan.chunks.append(si)
             } else {
-                for i in 0..<seq.tokenCount { small.append((si, i)) }
+                for i in 0..<seq.tokenCount { plan.tokens.append((si, i)) }
             }
         }
-        if small.isEmpty { return }
-        let items = small, workers = min(Kernels.cpuCount, small.count)
+        return plan
+    }
+
+    /// Long runs (prefill chunks) go through SGEMM one after another (BLAS uses the cores); single tokens and
+    /// short runs are spread over the cores with the scalar kernel. The two never run at the same time.
+    func attend(batch: ForwardBatch, plan: AttentionPlan, kv: PagedLayerKV, _ s: Scratch) {
+        let c = config
+        for si in plan.chunks { attendChunk(batch.sequences[si], kv: kv, s) }
+        let items = plan.tokens
+        if items.isEmpty { return }
+        let workers = min(Kernels.cpuCount, items.count)
         Kernels.parallel(workers: workers) { wk in
             let scores = s.scores + wk * s.scoresStride
             var j = wk
