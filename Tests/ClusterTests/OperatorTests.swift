@@ -38,7 +38,7 @@ func runSwiftlet(_ args: [String]) throws -> (Int32, String, String) {
         let (dcode, dout, _) = try runSwiftlet(["cluster", "drain", "--queue", url, "--name", "worker", "--wait"])
         #expect(dcode == 0 && dout.contains("draining"))
         // `--wait` returns once the instance has finished its work; it deregisters right after (allow for a loaded machine).
-        #expect(try await eventually(10) { try await q.status(timing: fastTiming()).instances.isEmpty },
+        #expect(try await eventually(30) { try await q.status(timing: fastTiming()).instances.isEmpty },
                 "the drained instance never deregistered")
         let (missing, _, merr) = try runSwiftlet(["cluster", "drain", "--queue", url, "--name", "ghost"])
         #expect(missing != 0 && merr.contains("no instance named 'ghost'"))
