@@ -10,6 +10,15 @@
 #endif
 
 #define LANES 16
+// Decode attention prefetches the tiles of block b + PF_DIST into L2 (locality PF_LOC) while scoring block b:
+// tiles are 4 KiB pages scattered over the pool, where the hardware prefetchers do not follow.
+#ifndef PF_DIST
+#define PF_DIST 1
+#endif
+#ifndef PF_LOC
+#define PF_LOC 2
+#endif
+#pragma clang diagnostic ignored "-Wpsabi"
 
 MULTI float swl_dot(const float *a, const float *b, int n) {
     float acc[LANES] = {0};
@@ -87,76 +96,170 @@ MULTI void swl_rmsnorm(const float *x, const float *w, float *out, int n, float 
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));
+typedef int32_t v16i __attribute__((vector_size(64)));
 #define ld16(p) (*(const v16u *)(p))
+#define st16(p, x) (*(v16u *)(p) = (x))
 
-/// Scores of one query head against `count` consecutive keys (kvDim apart) of a block.
-static inline void score_block(const float *restrict q, const float *restrict k, int count, int kvDim, int headDim,
-                               float scale, float *restrict out) {
-    if (headDim == 64) {   // the common head size: q in four registers, a tree of FMAs per key
-        v16 q0 = ld16(q), q1 = ld16(q + 16), q2 = ld16(q + 32), q3 = ld16(q + 48);
-        for (int j = 0; j < count; j++) {
-            const float *kp = k + (long)j * kvDim;
-            v16 a = q0 * ld16(kp) + q1 * ld16(kp + 16);
-            v16 b = q2 * ld16(kp + 32) + q3 * ld16(kp + 48);
-            v16 t = a + b;
-            float sum = 0;
-            for (int i = 0; i < 16; i++) sum += t[i];
-            out[j] = sum * scale;
-        }
-        return;
-    }
-    for (int j = 0; j < count; j++) {
-        const float *restrict kp = k + (long)j * kvDim;
-        float s = 0;
-        for (int d = 0; d < headDim; d++) s += q[d] * kp[d];
-        out[j] = s * scale;
+// ---- Paged KV layout -------------------------------------------------------------------------------------------
+// Per layer, block b holds for each KV head g (all offsets in floats):
+//   K at kPool + (b·nKVHeads + g)·headDim·blockSize, transposed: [headDim][blockSize]
+//   V at vPool + (b·nKVHeads + g)·blockSize·headDim, row per slot: [blockSize][headDim]
+// so one (block, KV head) is two contiguous tiles, and the scores of a block's 16 slots are headDim vector FMAs.
+
+void swl_kv_store(const float *k, const float *v, float *kPool, float *vPool, int block, int slot, int blockSize,
+                  int nKVHeads, int headDim) {
+    long tile = (long)headDim * blockSize;
+    for (int g = 0; g < nKVHeads; g++) {
+        float *kt = kPool + ((long)block * nKVHeads + g) * tile + slot;
+        const float *kg = k + g * headDim;
+        for (int d = 0; d < headDim; d++) kt[(long)d * blockSize] = kg[d];
+        memcpy(vPool + ((long)block * nKVHeads + g) * tile + (long)slot * headDim, v + g * headDim,
+               sizeof(float) * headDim);
     }
 }
 
-MULTI void swl_attention_token(const float *q, float *out, int n, const int *table, const float *k, const float *v,
-                               int blockSize, int kvDim, int nHeads, int nKVHeads, int headDim, float scale,
-                               float *scores) {
-    int group = nHeads / nKVHeads, nBlocks = (n + blockSize - 1) / blockSize;
-    float acc[256];   // one head's output, kept in L1 while the values stream by
-    for (int g = 0; g < nKVHeads; g++) {
-        for (int h = 0; h < group; h++) {
-            const float *restrict qh = q + (g * group + h) * headDim;
-            float *restrict s = scores + h * n;
-            for (int b = 0; b < nBlocks; b++) {
-                int count = n - b * blockSize < blockSize ? n - b * blockSize : blockSize;
-                score_block(qh, k + (long)table[b] * blockSize * kvDim + g * headDim, count, kvDim, headDim, scale,
-                            s + b * blockSize);
+void swl_kv_gather(const float *kPool, const float *vPool, const int *table, int n, int blockSize, int nKVHeads,
+                   int headDim, int g, float *kT, float *vc) {
+    long tile = (long)headDim * blockSize;
+    for (int b = 0; b * blockSize < n; b++) {
+        int count = n - b * blockSize < blockSize ? n - b * blockSize : blockSize;
+        const float *kt = kPool + ((long)table[b] * nKVHeads + g) * tile;
+        const float *vt = vPool + ((long)table[b] * nKVHeads + g) * tile;
+        for (int d = 0; d < headDim; d++)
+            memcpy(kT + (long)d * n + b * blockSize, kt + (long)d * blockSize, sizeof(float) * count);
+        memcpy(vc + (long)b * blockSize * headDim, vt, sizeof(float) * count * headDim);
+    }
+}
+
+int swl_fetch_add(int *counter, int value) { return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED); }
+
+// ---- Decode attention ------------------------------------------------------------------------------------------
+
+/// exp of 16 lanes, as fast_exp (Cephes polynomial, relative error below 2e-7).
+static inline __attribute__((always_inline)) v16 vexp(v16 x) {
+    x = __builtin_elementwise_min(__builtin_elementwise_max(x, (v16){0} - 87.33f), (v16){0} + 88.37f);
+    const v16 magic = (v16){0} + 12582912.0f;   // 1.5·2^23: adding and subtracting it rounds to nearest
+    v16 fn = (x * 1.44269504f + magic) - magic;
+    v16 r = x - fn * 0.693359375f + fn * 2.12194440e-4f;
+    v16 p = (v16){0} + 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    v16i e = (__builtin_convertvector(fn, v16i) + 127) << 23;
+    return p * (v16)e;
+}
+
+static inline __attribute__((always_inline)) float hsum16(v16 x) {
+    typedef float v8 __attribute__((vector_size(32)));
+    typedef float v4 __attribute__((vector_size(16)));
+    v8 a = __builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15);
+    v4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    return (b[0] + b[2]) + (b[1] + b[3]);
+}
+
+/// Attention of the G query heads of one KV head over n positions, block size 16, head size 64, one pass with an
+/// online softmax per block. q: [G][64] (unscaled); out: [G][64].
+static inline __attribute__((always_inline)) void
+group16x64(const int G, const float *restrict q, float *restrict out, int n, const int *restrict table,
+           const float *restrict kPool, const float *restrict vPool, int nKVHeads, int g, float scale) {
+    enum { HD = 64, BS = 16, TILE = HD * BS };
+    float qs[8][HD];               // scaled queries: broadcast operands of the score FMAs
+    float pw[8][BS];               // this block's softmax weights
+    v16 acc[8][4], m[8], l[8];     // running output, max and sum per head (m, l splatted)
+    for (int h = 0; h < G; h++) {
+        for (int d = 0; d < HD; d++) qs[h][d] = q[h * HD + d] * scale;
+        for (int r = 0; r < 4; r++) acc[h][r] = (v16){0};
+        m[h] = (v16){0} - INFINITY; l[h] = (v16){0};
+    }
+    const v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    int nBlocks = (n + BS - 1) / BS;
+    for (int b = 0; b < nBlocks; b++) {
+        int count = n - b * BS < BS ? n - b * BS : BS;
+        const float *kt = kPool + ((long)table[b] * nKVHeads + g) * TILE;
+        const float *vt = vPool + ((long)table[b] * nKVHeads + g) * TILE;
+        // Later tiles live elsewhere in the pool (another page): fetch them a line per score FMA step.
+        const char *nk = (const char *)(kPool + ((long)table[b + PF_DIST < nBlocks ? b + PF_DIST : b] * nKVHeads + g) * TILE);
+        const char *nv = (const char *)(vPool + ((long)table[b + PF_DIST < nBlocks ? b + PF_DIST : b] * nKVHeads + g) * TILE);
+        v16 s[8];
+        for (int h = 0; h < G; h++) s[h] = (v16){0};
+        for (int d = 0; d < HD; d++) {
+            v16 kd = ld16(kt + d * BS);
+            __builtin_prefetch(nk + d * 64, 0, PF_LOC); __builtin_prefetch(nv + d * 64, 0, PF_LOC);
+            for (int h = 0; h < G; h++) s[h] += qs[h][d] * kd;
+        }
+        v16i live = lane < count;
+        for (int h = 0; h < G; h++) {
+            v16 sh = (v16)(((v16i)s[h] & live) | ((v16i)((v16){0} - INFINITY) & ~live));
+            v16 mNew = __builtin_elementwise_max(m[h], (v16){0} + __builtin_reduce_max(sh));
+            v16 alpha = vexp(m[h] - mNew);
+            v16 p = (v16)((v16i)vexp(sh - mNew) & live);
+            l[h] = l[h] * alpha + hsum16(p);
+            m[h] = mNew;
+            for (int r = 0; r < 4; r++) acc[h][r] *= alpha;
+            st16(pw[h], p);
+        }
+        for (int j = 0; j < count; j++) {
+            const float *vp = vt + j * HD;
+            v16 v0 = ld16(vp), v1 = ld16(vp + 16), v2 = ld16(vp + 32), v3 = ld16(vp + 48);
+            for (int h = 0; h < G; h++) {
+                float w = pw[h][j];
+                acc[h][0] += w * v0; acc[h][1] += w * v1; acc[h][2] += w * v2; acc[h][3] += w * v3;
             }
-            float m = swl_max(s, n);
-            float inv = 1.0f / swl_exp_shifted_sum(s, n, m);
-            if (headDim == 64) {
-                v16 o0 = {0}, o1 = {0}, o2 = {0}, o3 = {0};
-                for (int b = 0; b < nBlocks; b++) {
-                    int count = n - b * blockSize < blockSize ? n - b * blockSize : blockSize;
-                    const float *vb = v + (long)table[b] * blockSize * kvDim + g * headDim;
-                    for (int j = 0; j < count; j++) {
-                        float w = s[b * blockSize + j];
-                        const float *vp = vb + (long)j * kvDim;
-                        o0 += w * ld16(vp); o1 += w * ld16(vp + 16); o2 += w * ld16(vp + 32); o3 += w * ld16(vp + 48);
-                    }
-                }
-                float *o = out + (g * group + h) * headDim;
-                o0 *= inv; o1 *= inv; o2 *= inv; o3 *= inv;
-                *(v16u *)o = o0; *(v16u *)(o + 16) = o1; *(v16u *)(o + 32) = o2; *(v16u *)(o + 48) = o3;
-                continue;
-            }
-            for (int d = 0; d < headDim; d++) acc[d] = 0;
-            for (int b = 0; b < nBlocks; b++) {
-                int count = n - b * blockSize < blockSize ? n - b * blockSize : blockSize;
-                const float *restrict vb = v + (long)table[b] * blockSize * kvDim + g * headDim;
-                for (int j = 0; j < count; j++) {
-                    float w = s[b * blockSize + j];
-                    const float *restrict vp = vb + (long)j * kvDim;
-                    for (int d = 0; d < headDim; d++) acc[d] += w * vp[d];
-                }
-            }
-            float *restrict o = out + (g * group + h) * headDim;
-            for (int d = 0; d < headDim; d++) o[d] = acc[d] * inv;
         }
     }
+    for (int h = 0; h < G; h++) {
+        v16 inv = 1.0f / l[h];
+        for (int r = 0; r < 4; r++) st16(out + h * HD + r * 16, acc[h][r] * inv);
+    }
+}
+
+/// Any block size and head size: scores into `s` (n floats per head), softmax, then the weighted values.
+static void group_generic(int G, const float *q, float *out, int n, const int *table, const float *kPool,
+                          const float *vPool, int blockSize, int nKVHeads, int g, int headDim, float scale,
+                          float *s) {
+    long tile = (long)headDim * blockSize;
+    for (int h = 0; h < G; h++) {
+        const float *qh = q + h * headDim;
+        float *oh = out + h * headDim;
+        for (int p = 0; p < n; p++) {
+            const float *kt = kPool + ((long)table[p / blockSize] * nKVHeads + g) * tile + p % blockSize;
+            float dot = 0;
+            for (int d = 0; d < headDim; d++) dot += qh[d] * kt[(long)d * blockSize];
+            s[p] = dot * scale;
+        }
+        float mx = swl_max(s, n);
+        float inv = 1.0f / swl_exp_shifted_sum(s, n, mx);
+        for (int d = 0; d < headDim; d++) oh[d] = 0;
+        for (int p = 0; p < n; p++) {
+            const float *vp = vPool + ((long)table[p / blockSize] * nKVHeads + g) * tile + (long)(p % blockSize) * headDim;
+            for (int d = 0; d < headDim; d++) oh[d] += s[p] * vp[d];
+        }
+        for (int d = 0; d < headDim; d++) oh[d] *= inv;
+    }
+}
+
+MULTI void swl_attention_group(const float *q, float *out, int n, const int *table, const float *k, const float *v,
+                               int blockSize, int nKVHeads, int g, int group, int headDim, float scale,
+                               float *scores) {
+    if (blockSize == 16 && headDim == 64) {
+        switch (group) {   // a constant head count keeps the accumulators in registers
+        case 1: group16x64(1, q, out, n, table, k, v, nKVHeads, g, scale); return;
+        case 2: group16x64(2, q, out, n, table, k, v, nKVHeads, g, scale); return;
+        case 3: group16x64(3, q, out, n, table, k, v, nKVHeads, g, scale); return;
+        case 4: group16x64(4, q, out, n, table, k, v, nKVHeads, g, scale); return;
+        default: if (group <= 8) { group16x64(group, q, out, n, table, k, v, nKVHeads, g, scale); return; }
+        }
+    }
+    group_generic(group, q, out, n, table, k, v, blockSize, nKVHeads, g, headDim, scale, scores);
+}
+
+void swl_attention_token(const float *q, float *out, int n, const int *table, const float *k, const float *v,
+                         int blockSize, int nHeads, int nKVHeads, int headDim, float scale, float *scores) {
+    int group = nHeads / nKVHeads;
+    for (int g = 0; g < nKVHeads; g++)
+        swl_attention_group(q + g * group * headDim, out + g * group * headDim, n, table, k, v, blockSize, nKVHeads,
+                            g, group, headDim, scale, scores);
 }

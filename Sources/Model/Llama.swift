@@ -67,7 +67,7 @@ public final class LlamaModel: @unchecked Sendable {
         let s = scratch
         embed(batch.tokens, into: s.x)
         prepareRoPE(batch, s)
-        let plan = attentionPlan(batch)   // the same for every layer: built once per step
+        let plan = attentionPlan(batch, s)   // the same for every layer: built once per step
         for l in 0..<c.nLayers {
             attentionBlock(layer: l, batch: batch, plan: plan, kv: kv.layer(l), s)
             feedForwardBlock(layer: l, tokens: t, s)
@@ -114,52 +114,44 @@ public final class LlamaModel: @unchecked Sendable {
                     let q = s.qkv + ti * c.qkvDim, k = q + c.qDim, v = k + c.kvDim
                     rope.apply(q, heads: c.nHeads, cos: s.cos + ti * half, sin: s.sin + ti * half)
                     rope.apply(k, heads: c.nKVHeads, cos: s.cos + ti * half, sin: s.sin + ti * half)
-                    let slot = kv.slot(table.baseAddress!, seq.startPosition + i)
-                    (kv.k + slot).update(from: k, count: c.kvDim)
-                    (kv.v + slot).update(from: v, count: c.kvDim)
+                    kv.store(k: k, v: v, table: table.baseAddress!, pos: seq.startPosition + i)
                 }
             }
         }
     }
 
-    /// Which sequences attend as SGEMM chunks and which tokens one by one.
+    /// Which sequences attend as SGEMM chunks and which tokens one by one (their queries point into `s`).
     struct AttentionPlan: Sendable {
-        var chunks: [Int] = []                    // sequence indices
-        var tokens: [(seq: Int, i: Int)] = []     // (sequence index, token offset in the sequence)
+        var chunks: [Int] = []             // sequence indices
+        var tokens: [TokenQuery] = []      // single-token queries, block tables copied to s.tables
     }
 
-    func attentionPlan(_ batch: ForwardBatch) -> AttentionPlan {
+    func attentionPlan(_ batch: ForwardBatch, _ s: Scratch) -> AttentionPlan {
+        let c = config
         var plan = AttentionPlan()
+        s.reserveTables(batch.sequences.reduce(0) { $0 + $1.blockTable.count })
+        var at = 0
         for (si, seq) in batch.sequences.enumerated() {
-            if seq.tokenCount >= gemmAttentionThreshold {
-                plan.chunks.append(si)
-            } else {
-                for i in 0..<seq.tokenCount { plan.tokens.append((si, i)) }
+            if seq.tokenCount >= gemmAttentionThreshold { plan.chunks.append(si); continue }
+            let table = s.tables + at
+            seq.blockTable.withUnsafeBufferPointer { table.update(from: $0.baseAddress!, count: $0.count) }
+            at += seq.blockTable.count
+            for i in 0..<seq.tokenCount {
+                let ti = seq.tokenStart + i
+                plan.tokens.append(TokenQuery(q: s.qkv + ti * c.qkvDim, out: s.attn + ti * c.qDim,
+                                              positions: seq.startPosition + i + 1, table: table))
             }
         }
         return plan
     }
 
     /// Long runs (prefill chunks) go through SGEMM one after another (BLAS uses the cores); single tokens and
-    /// short runs are spread over the cores with the scalar kernel. The two never run at the same time.
+    /// short runs go to the cores in one dispatch, (token, KV head) pairs at a time. The two never overlap.
     func attend(batch: ForwardBatch, plan: AttentionPlan, kv: PagedLayerKV, _ s: Scratch) {
-        let c = config
         for si in plan.chunks { attendChunk(batch.sequences[si], kv: kv, s) }
-        let items = plan.tokens
-        if items.isEmpty { return }
-        let workers = min(Kernels.cpuCount, items.count)
-        Kernels.parallel(workers: workers) { wk in
-            let scores = s.scores + wk * s.scoresStride
-            var j = wk
-            while j < items.count {
-                let seq = batch.sequences[items[j].seq], ti = seq.tokenStart + items[j].i
-                seq.blockTable.withUnsafeBufferPointer { table in
-                    PagedAttention.token(q: s.qkv + ti * c.qkvDim, out: s.attn + ti * c.qDim,
-                                         pos: seq.startPosition + items[j].i, table: table.baseAddress!, kv: kv,
-                                         shape: shape, scores: scores)
-                }
-                j += workers
-            }
+        plan.tokens.withUnsafeBufferPointer { queries in
+            PagedAttention.tokens(queries, kv: kv, shape: shape, workers: Kernels.cpuCount, scores: s.scores,
+                                  scoresStride: s.scoresStride)
         }
     }
 

@@ -7,8 +7,11 @@ public final class PagedKVStorage: @unchecked Sendable {
     public let numBlocks: Int
     public let blockSize: Int
     public let kvDim: Int
+    public let nKVHeads: Int
+    public let headDim: Int
     public let nLayers: Int
-    private let base: UnsafeMutablePointer<Float>   // [nLayers, 2, numBlocks, blockSize, kvDim]
+    /// [nLayers, 2 (K, V), numBlocks, blockSize · kvDim]; inside a block the per-head tile layout of `PagedLayerKV`.
+    private let base: UnsafeMutablePointer<Float>
     private let byteCount: Int
 
     /// Bytes one block costs across all layers (K and V).
@@ -27,6 +30,7 @@ public final class PagedKVStorage: @unchecked Sendable {
         }
         self.numBlocks = numBlocks; self.blockSize = blockSize
         self.kvDim = config.kvDim; self.nLayers = config.nLayers
+        self.nKVHeads = config.nKVHeads; self.headDim = config.headDim
         byteCount = config.nLayers * 2 * numBlocks * blockSize * config.kvDim * 4
         // Anonymous mapping, populated up front: the budget is committed at start-up (as vLLM does), and no
         // request pays page faults on the hot path when its blocks are first written.
@@ -42,6 +46,7 @@ public final class PagedKVStorage: @unchecked Sendable {
     /// The K/V pools of one layer.
     public func layer(_ l: Int) -> PagedLayerKV {
         let per = numBlocks * blockSize * kvDim
-        return PagedLayerKV(k: base + (2 * l) * per, v: base + (2 * l + 1) * per, blockSize: blockSize, kvDim: kvDim)
+        return PagedLayerKV(k: base + (2 * l) * per, v: base + (2 * l + 1) * per, blockSize: blockSize,
+                            nKVHeads: nKVHeads, headDim: headDim)
     }
 }

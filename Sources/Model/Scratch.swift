@@ -20,6 +20,8 @@ final class Scratch: @unchecked Sendable {
     var kc = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [context, headDim]
     var vc = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [context, headDim]
     var chunkScores = UnsafeMutablePointer<Float>.allocate(capacity: 1) // [chunkRows, context]
+    private(set) var tables = UnsafeMutablePointer<Int32>.allocate(capacity: 1) // block tables of decode queries
+    private var tableCapacity = 1
 
     func reserve(tokens t: Int, outRows r: Int, maxContext ctx: Int, config c: ModelConfig) {
         if t > tokens {
@@ -44,6 +46,14 @@ final class Scratch: @unchecked Sendable {
         }
     }
 
+    func reserveTables(_ n: Int) {
+        if n > tableCapacity {
+            tableCapacity = max(n, tableCapacity * 2)
+            tables.deallocate()
+            tables = .allocate(capacity: tableCapacity)
+        }
+    }
+
     private func grow(_ p: inout UnsafeMutablePointer<Float>, _ count: Int) {
         p.deallocate()
         p = .allocate(capacity: max(count, 1))
@@ -53,5 +63,6 @@ final class Scratch: @unchecked Sendable {
         for p in [x, xn, qkv, attn, gateUp, hidden, cos, sin, outNorm, logits, scores, kc, vc, chunkScores] {
             p.deallocate()
         }
+        tables.deallocate()
     }
 }

@@ -1,19 +1,50 @@
 import CKernels
-/// One layer's paged K/V storage: `numBlocks` blocks of `blockSize` token slots, each slot `kvDim` floats
-/// (all KV heads of one token). Position p of a sequence lives in block `table[p / blockSize]`, slot `p % blockSize`.
+/// One layer's paged K/V storage: `numBlocks` blocks of `blockSize` token slots for `nKVHeads` heads of `headDim`.
+/// Position p of a sequence lives in block `table[p / blockSize]`, slot `p % blockSize`. Within a block each KV head
+/// has a K tile stored transposed, [headDim][blockSize], and a V tile [blockSize][headDim] (see CKernels.h), so
+/// decode attention scores a block's slots with vector FMAs and reads each (block, head) as two contiguous tiles.
 public struct PagedLayerKV: @unchecked Sendable {
-    public let k: UnsafeMutablePointer<Float>   // [numBlocks, blockSize, kvDim]
-    public let v: UnsafeMutablePointer<Float>   // [numBlocks, blockSize, kvDim]
+    public let k: UnsafeMutablePointer<Float>   // [numBlocks, nKVHeads, headDim, blockSize]
+    public let v: UnsafeMutablePointer<Float>   // [numBlocks, nKVHeads, blockSize, headDim]
     public let blockSize: Int
-    public let kvDim: Int
+    public let nKVHeads: Int
+    public let headDim: Int
+    public var kvDim: Int { nKVHeads * headDim }
 
-    public init(k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, blockSize: Int, kvDim: Int) {
-        self.k = k; self.v = v; self.blockSize = blockSize; self.kvDim = kvDim
+    public init(k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, blockSize: Int, nKVHeads: Int,
+                headDim: Int) {
+        self.k = k; self.v = v; self.blockSize = blockSize; self.nKVHeads = nKVHeads; self.headDim = headDim
     }
 
+    /// Writes one token's K and V ([nKVHeads · headDim] each) at position `pos` of the sequence with `table`.
     @inline(__always)
-    public func slot(_ table: UnsafePointer<Int32>, _ pos: Int) -> Int {
-        (Int(table[pos / blockSize]) * blockSize + pos % blockSize) * kvDim
+    public func store(k key: UnsafePointer<Float>, v value: UnsafePointer<Float>, table: UnsafePointer<Int32>,
+                      pos: Int) {
+        swl_kv_store(key, value, k, v, table[pos / blockSize], Int32(pos % blockSize), Int32(blockSize),
+                     Int32(nKVHeads), Int32(headDim))
+    }
+
+    /// K and V of position `pos` as [nKVHeads · headDim] rows (for tests and debugging; not the hot path).
+    public func load(table: UnsafePointer<Int32>, pos: Int, k key: UnsafeMutablePointer<Float>,
+                     v value: UnsafeMutablePointer<Float>) {
+        let tile = headDim * blockSize, slot = pos % blockSize
+        for g in 0..<nKVHeads {
+            let base = (Int(table[pos / blockSize]) * nKVHeads + g) * tile
+            for d in 0..<headDim { key[g * headDim + d] = k[base + d * blockSize + slot] }
+            (value + g * headDim).update(from: v + base + slot * headDim, count: headDim)
+        }
+    }
+}
+
+/// One decode query for `PagedAttention.tokens`: a token's q and out rows ([nHeads · headDim]), how many positions
+/// it attends to (its position + 1) and its sequence's block table.
+public struct TokenQuery: @unchecked Sendable {
+    public var q: UnsafePointer<Float>
+    public var out: UnsafeMutablePointer<Float>
+    public var positions: Int
+    public var table: UnsafePointer<Int32>
+    public init(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, positions: Int, table: UnsafePointer<Int32>) {
+        self.q = q; self.out = out; self.positions = positions; self.table = table
     }
 }
 
@@ -31,18 +62,43 @@ public struct AttentionShape: Sendable {
 
 /// Causal attention of query tokens over paged K/V. Token t attends to positions 0...pos[t] of its sequence.
 public enum PagedAttention {
-    /// One query token, all heads (decode and short chunks). Walks the block table block by block and scores
-    /// all query heads of a KV group against each key as it streams by (GQA: K and V are read once per group).
-    /// q: [nHeads, headDim]; out: [nHeads, headDim]; scores: scratch of at least group · (pos + 1) floats.
+    /// One query token, all heads. For block size 16 and head size 64: one pass over the blocks per KV head with an
+    /// online softmax, all query heads of the group scored against each K tile (GQA: K and V read once per group).
+    /// q: [nHeads, headDim]; out: [nHeads, headDim]; scores: scratch of at least pos + 1 floats.
     public static func token(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, pos: Int,
                              table: UnsafePointer<Int32>, kv: PagedLayerKV, shape: AttentionShape,
                              scores: UnsafeMutablePointer<Float>) {
-        swl_attention_token(q, out, Int32(pos + 1), table, kv.k, kv.v, Int32(kv.blockSize), Int32(kv.kvDim),
-                            Int32(shape.nHeads), Int32(shape.nKVHeads), Int32(shape.headDim), shape.scale, scores)
+        swl_attention_token(q, out, Int32(pos + 1), table, kv.k, kv.v, Int32(kv.blockSize), Int32(shape.nHeads),
+                            Int32(shape.nKVHeads), Int32(shape.headDim), shape.scale, scores)
+    }
+
+    /// Many decode queries in one parallel dispatch: the (query, KV head) pairs are handed out to `workers`
+    /// threads one at a time from a shared counter, so uneven contexts and a busy core balance out.
+    /// scores: [workers, scoresStride] scratch with scoresStride ≥ the longest `positions`.
+    public static func tokens(_ queries: UnsafeBufferPointer<TokenQuery>, kv: PagedLayerKV, shape: AttentionShape,
+                              workers: Int, scores: UnsafeMutablePointer<Float>, scoresStride: Int) {
+        let units = queries.count * shape.nKVHeads, group = shape.group, hd = shape.headDim
+        if units == 0 { return }
+        let counter = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        counter.initialize(to: 0)
+        defer { counter.deallocate() }
+        let next = SendableCounter(counter), qs = SendableQueries(queries), scratch = SendablePointer(scores)
+        Kernels.parallel(workers: min(workers, units)) { w in
+            let s = scratch.p + w * scoresStride
+            while true {
+                let u = Int(swl_fetch_add(next.p, 1))
+                if u >= units { break }
+                let item = qs.b[u / shape.nKVHeads], g = u % shape.nKVHeads, off = g * group * hd
+                swl_attention_group(item.q + off, item.out + off, Int32(item.positions), item.table, kv.k, kv.v,
+                                    Int32(kv.blockSize), Int32(shape.nKVHeads), Int32(g), Int32(group), Int32(hd),
+                                    shape.scale, s)
+            }
+        }
     }
 
     /// A chunk of `count` query tokens of one sequence at consecutive positions start..<start+count, through
-    /// SGEMM: K and V of the context are gathered once per KV head into contiguous scratch.
+    /// SGEMM: K (transposed, [hd, ctx]) and V ([ctx, hd]) of the context are gathered once per KV head
+    /// into contiguous scratch.
     /// q rows are `qStride` apart ([count, nHeads·headDim] inside a wider row); out rows `outStride` apart.
     /// Scratch sizes: kc, vc ≥ (start+count)·headDim; s ≥ count·(start+count).
     public static func chunk(q: UnsafePointer<Float>, qStride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
@@ -51,19 +107,13 @@ public enum PagedAttention {
                              s: UnsafeMutablePointer<Float>) {
         let hd = shape.headDim, ctx = start + count
         for g in 0..<shape.nKVHeads {
-            let bs = kv.blockSize
-            for b in 0..<((ctx + bs - 1) / bs) {   // gather [ctx, hd], block by block
-                let base = Int(table[b]) * bs * kv.kvDim + g * hd
-                for j in 0..<min(bs, ctx - b * bs) {
-                    let p = b * bs + j
-                    (kc + p * hd).update(from: kv.k + base + j * kv.kvDim, count: hd)
-                    (vc + p * hd).update(from: kv.v + base + j * kv.kvDim, count: hd)
-                }
-            }
+            // kc: Kᵀ [hd, ctx]; vc: V [ctx, hd]
+            swl_kv_gather(kv.k, kv.v, table, Int32(ctx), Int32(kv.blockSize), Int32(kv.nKVHeads), Int32(hd), Int32(g),
+                          kc, vc)
             for h in (g * shape.group)..<((g + 1) * shape.group) {
-                // s[count, ctx] = scale · Q_h[count, hd] · Kᵀ
-                BLAS.sgemm(transB: true, m: count, n: ctx, k: hd, alpha: shape.scale, a: q + h * hd, lda: qStride,
-                           b: kc, ldb: hd, c: s, ldc: ctx)
+                // s[count, ctx] = scale · Q_h[count, hd] · Kᵀ[hd, ctx]
+                BLAS.sgemm(transB: false, m: count, n: ctx, k: hd, alpha: shape.scale, a: q + h * hd, lda: qStride,
+                           b: kc, ldb: ctx, c: s, ldc: ctx)
                 // Causal mask: row i sees positions 0...start+i. Rows split over the cores (no BLAS runs meanwhile).
                 let rows = SendablePointer(s), workers = count >= 64 ? Kernels.cpuCount : 1
                 Kernels.parallel(workers: workers) { w in
@@ -81,6 +131,17 @@ public enum PagedAttention {
             }
         }
     }
+}
+
+/// The work counter and queries of `PagedAttention.tokens`, shared by its workers.
+struct SendableCounter: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Int32>
+    init(_ p: UnsafeMutablePointer<Int32>) { self.p = p }
+}
+
+struct SendableQueries: @unchecked Sendable {
+    let b: UnsafeBufferPointer<TokenQuery>
+    init(_ b: UnsafeBufferPointer<TokenQuery>) { self.b = b }
 }
 
 /// A raw pointer handed to the parallel kernels, which write disjoint parts of it.

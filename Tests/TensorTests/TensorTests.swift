@@ -96,15 +96,15 @@ struct TensorTests {
     @Test func chunkAttentionEqualsTokenAttention() throws {
         try BLAS.load()
         let shape = AttentionShape(nHeads: 4, nKVHeads: 2, headDim: 16)
-        let bs = 4, blocks = 12, kvDim = 32, ctx = 37, start = 20
-        var k = random(blocks * bs * kvDim, seed: 4), v = random(blocks * bs * kvDim, seed: 5)
+        let bs = 4, blocks = 12, ctx = 37, start = 20
+        var k = random(blocks * bs * 32, seed: 4), v = random(blocks * bs * 32, seed: 5)
         let table: [Int32] = [7, 2, 11, 0, 5, 9, 1, 3, 10, 4]
         let q = random((ctx - start) * 64, seed: 6)
         var outChunk = [Float](repeating: 0, count: (ctx - start) * 64), outTok = outChunk
         var kc = [Float](repeating: 0, count: ctx * 16), vc = kc, s = [Float](repeating: 0, count: 17 * ctx)
         var scores = [Float](repeating: 0, count: shape.group * ctx)   // [group, context]
         k.withUnsafeMutableBufferPointer { kp in v.withUnsafeMutableBufferPointer { vp in
-            let kv = PagedLayerKV(k: kp.baseAddress!, v: vp.baseAddress!, blockSize: bs, kvDim: kvDim)
+            let kv = PagedLayerKV(k: kp.baseAddress!, v: vp.baseAddress!, blockSize: bs, nKVHeads: 2, headDim: 16)
             table.withUnsafeBufferPointer { t in
                 PagedAttention.chunk(q: q, qStride: 64, out: &outChunk, outStride: 64, start: start, count: ctx - start,
                                      table: t.baseAddress!, kv: kv, shape: shape, kc: &kc, vc: &vc, s: &s)

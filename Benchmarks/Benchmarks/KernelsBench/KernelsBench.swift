@@ -64,7 +64,10 @@ struct AttentionCase: @unchecked Sendable {
     let out: Floats      // [128, nHeads·headDim]
     let kc: Floats, vc: Floats   // [context, headDim]
     let scratch: Floats  // [128, context]
-    var kv: PagedLayerKV { PagedLayerKV(k: k.p, v: v.p, blockSize: Self.blockSize, kvDim: Smol.kvDim) }
+    var kv: PagedLayerKV {
+        PagedLayerKV(k: k.p, v: v.p, blockSize: Self.blockSize, nKVHeads: Smol.attention.nKVHeads,
+                     headDim: Smol.attention.headDim)
+    }
 
     init() {
         let slots = Self.poolBlocks * Self.blockSize * Smol.kvDim, rowDim = Smol.dim, hd = Smol.attention.headDim
@@ -90,6 +93,12 @@ func registerAttention() {
         }
     } setup: { AttentionCase() }
 
+    let batchFlops = tokenFlops / 2 * Double(DecodeBatchCase.sequences)
+    Benchmark("attention decode batch 32 × ctx 256, one layer, KV from DRAM",
+              configuration: .init(metrics: [.wallClock, .gflops])) { benchmark, c in
+        benchmark.recordRate(.gflops, units: batchFlops / 1e9) { c.step() }
+    } setup: { DecodeBatchCase() }
+
     let count = 128, start = ctx - count
     let chunkFlops = 4.0 * Double(count * ctx * shape.headDim * shape.nHeads)   // SGEMM computes the full [count, ctx]
     Benchmark("attention chunk 128 queries, ctx 512, shuffled blocks",
@@ -102,6 +111,47 @@ func registerAttention() {
             }
         }
     } setup: { AttentionCase() }
+}
+
+/// A decode step's attention for one layer: 32 sequences of 256 positions (16 blocks each, shuffled), over a pool of
+/// `layers` layers' KV (98 MB) visited in turn, so the KV comes from DRAM as it does in the engine.
+final class DecodeBatchCase: @unchecked Sendable {
+    static let blockSize = 16, context = 256, sequences = 32, layers = 8
+    static let blocksPerLayer = sequences * context / blockSize
+    let k: Floats, v: Floats              // [layers, blocksPerLayer, blockSize · kvDim]
+    let tables: UnsafeMutablePointer<Int32>   // [sequences, context / blockSize]
+    let q: Floats, out: Floats            // [sequences, nHeads · headDim]
+    let scores: Floats                    // [2, context]
+    var layer = 0
+
+    init() {
+        let perLayer = Self.blocksPerLayer * Self.blockSize * Smol.kvDim
+        k = Floats(Self.layers * perLayer, seed: 14); v = Floats(Self.layers * perLayer, seed: 15)
+        var rng = SplitMix64(seed: 16)
+        let ids = (0..<Int32(Self.blocksPerLayer)).shuffled(using: &rng)
+        tables = .allocate(capacity: ids.count)
+        tables.initialize(from: ids, count: ids.count)
+        q = Floats(Self.sequences * Smol.dim, seed: 17); out = Floats(Self.sequences * Smol.dim, seed: 18)
+        scores = Floats(2 * Self.context, seed: 19)
+    }
+    deinit { tables.deallocate() }
+
+    /// The next layer's attention for all sequences, in one parallel dispatch as the model runs it.
+    func step() {
+        let perLayer = Self.blocksPerLayer * Self.blockSize * Smol.kvDim, shape = Smol.attention
+        let kv = PagedLayerKV(k: k.p + layer * perLayer, v: v.p + layer * perLayer, blockSize: Self.blockSize,
+                              nKVHeads: shape.nKVHeads, headDim: shape.headDim)
+        layer = (layer + 1) % Self.layers
+        let nb = Self.context / Self.blockSize
+        let queries = (0..<Self.sequences).map { s in
+            TokenQuery(q: q.p + s * Smol.dim, out: out.p + s * Smol.dim, positions: Self.context,
+                       table: tables + s * nb)
+        }
+        queries.withUnsafeBufferPointer {
+            PagedAttention.tokens($0, kv: kv, shape: shape, workers: Kernels.cpuCount, scores: scores.p,
+                                  scoresStride: Self.context)
+        }
+    }
 }
 
 /// One FFN matrix worth of quantized blocks (576 × 1536 elements) and its Float destination.

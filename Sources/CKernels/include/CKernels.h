@@ -16,10 +16,29 @@ void swl_swiglu(const float *g, const float *u, float *out, int n);
 /// out = x / rms(x) * w
 void swl_rmsnorm(const float *x, const float *w, float *out, int n, float eps);
 
-/// Causal attention of one query token at position n-1 over paged K/V (all heads).
-/// q, out: [nHeads * headDim]; k, v: one layer's pools [numBlocks, blockSize, kvDim]; table: block ids;
-/// scores: scratch of group * n floats (group = nHeads / nKVHeads).
+/// Paged KV layout, per layer, block b, KV head g (offsets in floats, tile = headDim · blockSize):
+///   K: kPool + (b · nKVHeads + g) · tile, transposed [headDim][blockSize];
+///   V: vPool + (b · nKVHeads + g) · tile, [blockSize][headDim].
+
+/// Writes one token's K and V ([nKVHeads · headDim] each) into slot `slot` of block `block`.
+void swl_kv_store(const float *k, const float *v, float *kPool, float *vPool, int block, int slot, int blockSize,
+                  int nKVHeads, int headDim);
+
+/// Gathers positions 0..<n of KV head g: kT [headDim][n] (transposed), vc [n][headDim].
+void swl_kv_gather(const float *kPool, const float *vPool, const int *table, int n, int blockSize, int nKVHeads,
+                   int headDim, int g, float *kT, float *vc);
+
+/// Atomically adds `value` to *counter; returns the previous value (work distribution across threads).
+int swl_fetch_add(int *counter, int value);
+
+/// Causal attention of one query token over positions 0..<n for the `group` query heads of KV head g.
+/// q, out: [group · headDim]; table: block ids; scores: scratch of n floats (used unless blockSize 16 and
+/// headDim 64, which run one pass with an online softmax).
+void swl_attention_group(const float *q, float *out, int n, const int *table, const float *k, const float *v,
+                         int blockSize, int nKVHeads, int g, int group, int headDim, float scale, float *scores);
+
+/// All heads of one query token: q, out [nHeads · headDim]; scores: scratch of n floats.
 void swl_attention_token(const float *q, float *out, int n, const int *table, const float *k, const float *v,
-                         int blockSize, int kvDim, int nHeads, int nKVHeads, int headDim, float scale, float *scores);
+                         int blockSize, int nHeads, int nKVHeads, int headDim, float scale, float *scores);
 
 #endif
