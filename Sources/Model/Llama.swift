@@ -156,16 +156,12 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     func attendChunk(_ seq: ForwardBatch.Sequence, kv: PagedLayerKV, _ s: Scratch) {
-        let c = config
+        let c = config, ti = seq.tokenStart
         seq.blockTable.withUnsafeBufferPointer { table in
-            var done = 0
-            while done < seq.tokenCount {   // query rows in pieces to bound the score buffer
-                let n = min(Scratch.chunkRows, seq.tokenCount - done), ti = seq.tokenStart + done
-                PagedAttention.chunk(q: s.qkv + ti * c.qkvDim, qStride: c.qkvDim, out: s.attn + ti * c.qDim,
-                                     outStride: c.qDim, start: seq.startPosition + done, count: n,
-                                     table: table.baseAddress!, kv: kv, shape: shape, kc: s.kc, vc: s.vc, s: s.chunkScores)
-                done += n
-            }
+            PagedAttention.chunk(q: s.qkv + ti * c.qkvDim, qStride: c.qkvDim, out: s.attn + ti * c.qDim,
+                                 outStride: c.qDim, start: seq.startPosition, count: seq.tokenCount,
+                                 table: table.baseAddress!, kv: kv, shape: shape, kc: s.kc, vc: s.vc,
+                                 s: s.chunkScores, qo: s.chunkQO)
         }
     }
 

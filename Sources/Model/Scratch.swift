@@ -3,7 +3,6 @@ import Tensor
 /// Buffers one forward pass works in, allocated once and grown only when a batch needs more.
 /// A class so the pointers can be captured by the parallel kernels without copying.
 final class Scratch: @unchecked Sendable {
-    static let chunkRows = 256
     private(set) var tokens = 0, outRows = 0, context = 0
     var x = UnsafeMutablePointer<Float>.allocate(capacity: 1)        // [t, dim] residual stream
     var xn = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [t, dim] normed
@@ -19,7 +18,8 @@ final class Scratch: @unchecked Sendable {
     var scoresStride = 0
     var kc = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [context, headDim]
     var vc = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [context, headDim]
-    var chunkScores = UnsafeMutablePointer<Float>.allocate(capacity: 1) // [chunkRows, context]
+    var chunkScores = UnsafeMutablePointer<Float>.allocate(capacity: 1) // [group · tileRows, context]
+    var chunkQO = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [2, group · tileRows, headDim]
     private(set) var tables = UnsafeMutablePointer<Int32>.allocate(capacity: 1) // block tables of decode queries
     private var tableCapacity = 1
 
@@ -41,7 +41,9 @@ final class Scratch: @unchecked Sendable {
             scoresStride = n * (c.nHeads / c.nKVHeads)
             grow(&scores, Kernels.cpuCount * scoresStride)
             grow(&kc, n * c.headDim); grow(&vc, n * c.headDim)
-            grow(&chunkScores, Self.chunkRows * n)
+            let tile = (c.nHeads / c.nKVHeads) * PagedAttention.tileRows
+            grow(&chunkScores, tile * n)
+            grow(&chunkQO, 2 * tile * c.headDim)
             context = n
         }
     }
@@ -60,7 +62,7 @@ final class Scratch: @unchecked Sendable {
     }
 
     deinit {
-        for p in [x, xn, qkv, attn, gateUp, hidden, cos, sin, outNorm, logits, scores, kc, vc, chunkScores] {
+        for p in [x, xn, qkv, attn, gateUp, hidden, cos, sin, outNorm, logits, scores, kc, vc, chunkScores, chunkQO] {
             p.deallocate()
         }
         tables.deallocate()

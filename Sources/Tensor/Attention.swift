@@ -96,39 +96,63 @@ public enum PagedAttention {
         }
     }
 
+    /// Query rows per SGEMM tile of `chunk`: tiles of the causal triangle, so little of the masked part is computed.
+    public static let tileRows = 64
+
     /// A chunk of `count` query tokens of one sequence at consecutive positions start..<start+count, through
-    /// SGEMM: K (transposed, [hd, ctx]) and V ([ctx, hd]) of the context are gathered once per KV head
-    /// into contiguous scratch.
+    /// SGEMM: K (transposed, [hd, ctx]) and V ([ctx, hd]) of the context are gathered once per KV head into
+    /// contiguous scratch; then per tile of `tileRows` query rows, the group's query heads stacked into one matrix
+    /// attend to the positions the tile's last row sees.
     /// q rows are `qStride` apart ([count, nHeads·headDim] inside a wider row); out rows `outStride` apart.
-    /// Scratch sizes: kc, vc ≥ (start+count)·headDim; s ≥ count·(start+count).
+    /// Scratch sizes: kc, vc ≥ (start+count)·headDim; s ≥ group·min(count, tileRows)·(start+count);
+    /// qo ≥ 2·group·tileRows·headDim.
     public static func chunk(q: UnsafePointer<Float>, qStride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
                              start: Int, count: Int, table: UnsafePointer<Int32>, kv: PagedLayerKV,
                              shape: AttentionShape, kc: UnsafeMutablePointer<Float>, vc: UnsafeMutablePointer<Float>,
-                             s: UnsafeMutablePointer<Float>) {
-        let hd = shape.headDim, ctx = start + count
+                             s: UnsafeMutablePointer<Float>, qo: UnsafeMutablePointer<Float>) {
+        let hd = shape.headDim, ctx = start + count, group = shape.group
         for g in 0..<shape.nKVHeads {
             // kc: Kᵀ [hd, ctx]; vc: V [ctx, hd]
             swl_kv_gather(kv.k, kv.v, table, Int32(ctx), Int32(kv.blockSize), Int32(kv.nKVHeads), Int32(hd), Int32(g),
                           kc, vc)
-            for h in (g * shape.group)..<((g + 1) * shape.group) {
-                // s[count, ctx] = scale · Q_h[count, hd] · Kᵀ[hd, ctx]
-                BLAS.sgemm(transB: false, m: count, n: ctx, k: hd, alpha: shape.scale, a: q + h * hd, lda: qStride,
-                           b: kc, ldb: ctx, c: s, ldc: ctx)
-                // Causal mask: row i sees positions 0...start+i. Rows split over the cores (no BLAS runs meanwhile).
-                let rows = SendablePointer(s), workers = count >= 64 ? Kernels.cpuCount : 1
-                Kernels.parallel(workers: workers) { w in
-                    var i = w
-                    while i < count {
-                        let row = rows.p + i * ctx, visible = start + i + 1
-                        Kernels.softmax(row, visible)
-                        if visible < ctx { (row + visible).update(repeating: 0, count: ctx - visible) }
-                        i += workers
-                    }
-                }
-                // out_h[count, hd] = s · V
-                BLAS.sgemm(transB: false, m: count, n: hd, k: ctx, a: s, lda: ctx, b: vc, ldb: hd,
-                           c: out + h * hd, ldc: outStride)
+            var done = 0
+            while done < count {
+                let rows = min(tileRows, count - done), head = g * group * hd
+                chunkTile(q: q + done * qStride + head, qStride: qStride, out: out + done * outStride + head,
+                          outStride: outStride, first: start + done, rows: rows, shape: shape, kT: kc, ldk: ctx,
+                          v: vc, s: s, qo: qo)
+                done += rows
             }
+        }
+    }
+
+    /// One tile: `rows` query tokens at positions first..<first+rows, the `group` heads of one KV head (q, out point at
+    /// the group's first head). kT: [hd, ≥ first+rows] with row stride ldk; v: [≥ first+rows, hd].
+    static func chunkTile(q: UnsafePointer<Float>, qStride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
+                          first: Int, rows: Int, shape: AttentionShape, kT: UnsafePointer<Float>, ldk: Int,
+                          v: UnsafePointer<Float>, s: UnsafeMutablePointer<Float>, qo: UnsafeMutablePointer<Float>) {
+        let hd = shape.headDim, group = shape.group, n = first + rows, m = group * rows
+        let qs = qo, os = qo + m * hd   // [group·rows, hd] each, row j·rows + i = head j of token i
+        for j in 0..<group {
+            for i in 0..<rows { (qs + (j * rows + i) * hd).update(from: q + i * qStride + j * hd, count: hd) }
+        }
+        // s[m, n] = scale · Qs[m, hd] · Kᵀ[hd, n]
+        BLAS.sgemm(transB: false, m: m, n: n, k: hd, alpha: shape.scale, a: qs, lda: hd, b: kT, ldb: ldk, c: s, ldc: n)
+        // Causal mask: token i sees positions 0...first+i. Rows split over the cores (no BLAS runs meanwhile).
+        let sp = SendablePointer(s), workers = m >= 64 ? Kernels.cpuCount : 1
+        Kernels.parallel(workers: workers) { w in
+            var r = w
+            while r < m {
+                let row = sp.p + r * n, visible = first + r % rows + 1
+                Kernels.softmax(row, visible)
+                if visible < n { (row + visible).update(repeating: 0, count: n - visible) }
+                r += workers
+            }
+        }
+        // Os[m, hd] = s · V[n, hd]
+        BLAS.sgemm(transB: false, m: m, n: hd, k: n, a: s, lda: n, b: v, ldb: hd, c: os, ldc: hd)
+        for j in 0..<group {
+            for i in 0..<rows { (out + i * outStride + j * hd).update(from: os + (j * rows + i) * hd, count: hd) }
         }
     }
 }

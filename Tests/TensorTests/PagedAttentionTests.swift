@@ -140,21 +140,23 @@ struct PagedAttentionTests {
         }
     }
 
-    /// The SGEMM chunk path (gathering Kᵀ and V from the tiles) against the reference, causal rows.
-    @Test(arguments: 0..<cases.count)
-    func chunkMatchesReference(_ c: Int) throws {
+    /// The SGEMM chunk path (gathering Kᵀ and V from the tiles) against the reference, causal rows: a short chunk
+    /// and one of several row tiles, the last partial.
+    @Test(arguments: 0..<cases.count, [283, 150])
+    func chunkMatchesReference(_ c: Int, start: Int) throws {
         try BLAS.load()
         let (shape, bs) = Self.cases[c], qDim = shape.nHeads * shape.headDim, hd = shape.headDim
-        let ctx = 300, start = 283, count = ctx - start, s = 4
+        let ctx = 300, count = ctx - start, s = 4, tile = shape.group * PagedAttention.tileRows
         let f = Fixture(shape: shape, blockSize: bs, contexts: Self.contexts, seed: 4)
         var rng = Rng(5)
         let q = rng.floats(count * qDim, 1)
         var out = [Float](repeating: .nan, count: count * qDim)
-        var kc = [Float](repeating: 0, count: ctx * hd), vc = kc, sc = [Float](repeating: 0, count: count * ctx)
+        var kc = [Float](repeating: 0, count: ctx * hd), vc = kc, sc = [Float](repeating: 0, count: tile * ctx)
+        var qo = [Float](repeating: 0, count: 2 * tile * hd)
         f.withKV { kv in
             f.tables[s].withUnsafeBufferPointer { t in
                 PagedAttention.chunk(q: q, qStride: qDim, out: &out, outStride: qDim, start: start, count: count,
-                                     table: t.baseAddress!, kv: kv, shape: shape, kc: &kc, vc: &vc, s: &sc)
+                                     table: t.baseAddress!, kv: kv, shape: shape, kc: &kc, vc: &vc, s: &sc, qo: &qo)
             }
         }
         for i in 0..<count {

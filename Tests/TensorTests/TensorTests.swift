@@ -101,13 +101,14 @@ struct TensorTests {
         let table: [Int32] = [7, 2, 11, 0, 5, 9, 1, 3, 10, 4]
         let q = random((ctx - start) * 64, seed: 6)
         var outChunk = [Float](repeating: 0, count: (ctx - start) * 64), outTok = outChunk
-        var kc = [Float](repeating: 0, count: ctx * 16), vc = kc, s = [Float](repeating: 0, count: 17 * ctx)
+        var kc = [Float](repeating: 0, count: ctx * 16), vc = kc, s = [Float](repeating: 0, count: 2 * 17 * ctx)
+        var qo = [Float](repeating: 0, count: 2 * 2 * PagedAttention.tileRows * 16)
         var scores = [Float](repeating: 0, count: shape.group * ctx)   // [group, context]
         k.withUnsafeMutableBufferPointer { kp in v.withUnsafeMutableBufferPointer { vp in
             let kv = PagedLayerKV(k: kp.baseAddress!, v: vp.baseAddress!, blockSize: bs, nKVHeads: 2, headDim: 16)
             table.withUnsafeBufferPointer { t in
                 PagedAttention.chunk(q: q, qStride: 64, out: &outChunk, outStride: 64, start: start, count: ctx - start,
-                                     table: t.baseAddress!, kv: kv, shape: shape, kc: &kc, vc: &vc, s: &s)
+                                     table: t.baseAddress!, kv: kv, shape: shape, kc: &kc, vc: &vc, s: &s, qo: &qo)
                 for i in 0..<(ctx - start) {
                     q.withUnsafeBufferPointer { qp in outTok.withUnsafeMutableBufferPointer { op in
                         PagedAttention.token(q: qp.baseAddress! + i * 64, out: op.baseAddress! + i * 64, pos: start + i,

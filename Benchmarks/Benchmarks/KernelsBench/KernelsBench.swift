@@ -63,7 +63,8 @@ struct AttentionCase: @unchecked Sendable {
     let q: Floats        // [128, nHeads·headDim]
     let out: Floats      // [128, nHeads·headDim]
     let kc: Floats, vc: Floats   // [context, headDim]
-    let scratch: Floats  // [128, context]
+    let scratch: Floats  // [group · tileRows, context]
+    let qo: Floats       // [2, group · tileRows, headDim]
     var kv: PagedLayerKV {
         PagedLayerKV(k: k.p, v: v.p, blockSize: Self.blockSize, nKVHeads: Smol.attention.nKVHeads,
                      headDim: Smol.attention.headDim)
@@ -76,7 +77,8 @@ struct AttentionCase: @unchecked Sendable {
         table = Array((0..<Int32(Self.poolBlocks)).shuffled(using: &rng).prefix(Self.context / Self.blockSize))
         q = Floats(128 * rowDim, seed: 7); out = Floats(128 * rowDim, seed: 8)
         kc = Floats(Self.context * hd, seed: 9); vc = Floats(Self.context * hd, seed: 10)
-        scratch = Floats(128 * Self.context, seed: 11)
+        let tile = Smol.attention.group * PagedAttention.tileRows
+        scratch = Floats(tile * Self.context, seed: 11); qo = Floats(2 * tile * hd, seed: 20)
     }
 }
 
@@ -107,7 +109,7 @@ func registerAttention() {
             benchmark.recordRate(.gflops, units: chunkFlops / 1e9) {
                 PagedAttention.chunk(q: c.q.p, qStride: Smol.dim, out: c.out.p, outStride: Smol.dim, start: start,
                                      count: count, table: table.baseAddress!, kv: c.kv, shape: shape,
-                                     kc: c.kc.p, vc: c.vc.p, s: c.scratch.p)
+                                     kc: c.kc.p, vc: c.vc.p, s: c.scratch.p, qo: c.qo.p)
             }
         }
     } setup: { AttentionCase() }
