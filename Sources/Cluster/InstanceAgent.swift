@@ -79,7 +79,7 @@ public final class InstanceAgent: Service {
         logger.info("instance registered", metadata: ["name": "\(config.name)", "capacity": "\(config.capacity)"])
         let signals = queue.signals([.work(config.name)])
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { for await _ in signals { self.claimKick.yield() } }
+            group.addTask { for await _ in signals { trace("I work signal"); self.claimKick.yield() } }
             group.addTask { await self.claimLoop() }
             group.addTask { await self.flushLoop() }
             group.addTask { await self.heartbeatLoop() }
@@ -158,7 +158,9 @@ public final class InstanceAgent: Service {
             let room = state.withLock { s in s.draining ? 0 : config.capacity - s.active.count }
             guard room > 0 else { continue }
             do {
+                trace("I claim start")
                 let work = try await queue.claim(instance: config.name, limit: room, timing: config.timing)
+                trace("I claim done \(work.count)")
                 for c in work { start(c) }
                 if work.count == room { claimKick.yield() }
             } catch {
@@ -200,7 +202,7 @@ public final class InstanceAgent: Service {
         let wake: Bool = state.withLock { s in
             guard var a = s.active[id], a.finish == nil else { return false }
             a.buffered += out.newTokenIds
-            if !out.newTokenIds.isEmpty { a.produced = true }
+            if !out.newTokenIds.isEmpty { if !a.produced { trace("I first token") }; a.produced = true }
             switch out.finishReason {
             case .abort?:
                 return false   // we cancelled it, or the engine is stopping: the queue keeps it for someone else
@@ -238,7 +240,9 @@ public final class InstanceAgent: Service {
         // appends for them are rejected, which aborts them here).
         for attempt in 1...12 where !crashed {
             do {
+                trace("I append start \(batch.count)")
                 let rejected = try await queue.append(instance: config.name, batch)
+                trace("I append done")
                 if !rejected.isEmpty { dropRejected(rejected) }
                 if batch.contains(where: { $0.finish != nil }) { claimKick.yield() }
                 return

@@ -46,11 +46,24 @@ public final class MemoryQueue: DistributedQueue {
 
     // MARK: Router side
 
-    public func enqueue(_ r: QueuedRequest) async throws {
+    public func enqueue(_ r: QueuedRequest, directTo instance: String?, timing: ClusterTiming) async throws -> Bool {
         tables.withLock { s in
             s.clock += 1
-            s.rows[r.id] = Row(request: r, arrival: s.clock)
+            var row = Row(request: r, arrival: s.clock)
+            let now = ContinuousClock.now
+            if let name = instance, let inst = s.instances[name], !inst.draining,
+               now - inst.heartbeat < .milliseconds(Int(timing.leaseSeconds * 1000)),
+               !s.rows.values.contains(where: { ($0.state == .queued && $0.request.priority <= r.priority)
+                                                || ($0.state == .assigned && $0.instance == name && !$0.started) }) {
+                row.state = .assigned; row.instance = name; row.attempts = 1
+                row.lease = now + .milliseconds(Int(timing.leaseSeconds * 1000))
+                s.rows[r.id] = row
+                post(&s, .work(name), .work)
+                return true
+            }
+            s.rows[r.id] = row
             post(&s, .schedule, .schedule)
+            return false
         }
     }
 
@@ -84,7 +97,7 @@ public final class MemoryQueue: DistributedQueue {
                 .map { PendingRequest(id: $0.request.id, priority: $0.request.priority,
                                       contextLength: $0.request.prompt.count + $0.tokens.count,
                                       prefixHash: $0.request.prefixHash, attempts: $0.attempts) }
-            guard !pending.isEmpty, !instances.isEmpty else { return ([], reaped) }
+            // The plan runs even with nothing pending: routers keep the instances it sees for direct assignment.
             let decided = plan(Array(pending), instances)
             for a in decided {
                 guard var r = s.rows[a.requestId], r.state == .queued else { continue }

@@ -43,7 +43,7 @@ public final class PostgresQueue: DistributedQueue {
         var config = PostgresClient.Configuration(host: url.host, port: url.port, username: url.user,
                                                   password: url.password, database: url.database, tls: .disable)
         config.options.maximumConnections = 8
-        config.options.minimumConnections = 1
+        config.options.minimumConnections = 4   // warm: opening one on demand costs milliseconds on the token path
         config.options.connectTimeout = .seconds(5)
         client = PostgresClient(configuration: config, backgroundLogger: logger)
         let c = client
@@ -94,15 +94,12 @@ public final class PostgresQueue: DistributedQueue {
 
     // MARK: Router side
 
-    public func enqueue(_ r: QueuedRequest) async throws {
-        let params = encodeParams(r.params)
-        // One round trip: the insert and the routers' wake-up commit together.
-        try await client.query("""
-            WITH i AS (
-                INSERT INTO swiftlet_requests (id, origin, prompt, params, priority, prefix_hash)
-                VALUES (\(r.id), \(r.origin), \(r.prompt), \(params)::jsonb, \(r.priority), \(r.prefixHash)) RETURNING id)
-            SELECT pg_notify('swiftlet_sched', '') FROM i
-            """, logger: logger)
+    public func enqueue(_ r: QueuedRequest, directTo instance: String?, timing: ClusterTiming) async throws -> Bool {
+        let statement = EnqueueStatement(request: r, params: encodeParams(r.params), instance: instance ?? "",
+                                         leaseSeconds: timing.leaseSeconds)
+        var direct = false
+        for try await d in try await client.execute(statement, logger: logger) { direct = d }
+        return direct
     }
 
     public func finish(id: Int64, reason: EngineFinishReason) async throws {
@@ -136,7 +133,7 @@ public final class PostgresQueue: DistributedQueue {
             let reaped = reapDue() ? try await reap(conn, timing: timing) : []
             let instances = try await instanceRecords(conn, aliveOnly: true, timing: timing)
             let pending = try await queuedRequests(conn, limit: limit)
-            guard !pending.isEmpty, !instances.isEmpty else { return ([], reaped) }
+            // The plan runs even with nothing pending: routers keep the instances it sees for direct assignment.
             let decided = plan(pending, instances)
             guard !decided.isEmpty else { return ([], reaped) }
             let ids = decided.map(\.requestId), names = decided.map(\.instance)
@@ -293,18 +290,9 @@ public final class PostgresQueue: DistributedQueue {
 
     public func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest] {
         guard limit > 0 else { return [] }
-        let rows = try await client.query("""
-            WITH c AS (
-                SELECT id FROM swiftlet_requests WHERE state = 'assigned' AND instance = \(instance) AND NOT started
-                ORDER BY priority, arrival, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-            UPDATE swiftlet_requests r SET started = true, claimed_at = clock_timestamp(),
-                lease_expiry = clock_timestamp() + make_interval(secs => \(timing.leaseSeconds))
-            FROM c WHERE r.id = c.id
-            RETURNING r.id, r.prompt, r.params::text, r.priority, r.tokens, r.attempts
-            """, logger: logger)
         var out: [ClaimedRequest] = []
-        for try await (id, prompt, params, prio, tokens, attempts) in rows.decode(
-            (Int64, [Int32], String, Int, [Int32], Int).self) {
+        let statement = ClaimStatement(instance: instance, limit: limit, leaseSeconds: timing.leaseSeconds)
+        for try await (id, prompt, params, prio, tokens, attempts) in try await client.execute(statement, logger: logger) {
             out.append(ClaimedRequest(id: id, prompt: prompt, params: try decodeParams(params), priority: prio,
                                       delivered: tokens, attempts: attempts))
         }
@@ -313,42 +301,11 @@ public final class PostgresQueue: DistributedQueue {
 
     public func append(instance: String, _ deltas: [TokenDelta]) async throws -> Set<Int64> {
         guard !deltas.isEmpty else { return [] }
-        let json = Self.deltaJSON(deltas)
-        let rows = try await client.query("""
-            WITH d AS (
-                SELECT (e->>'id')::int8 AS id, (e->>'s')::int AS start,
-                       ARRAY(SELECT jsonb_array_elements_text(e->'t')::int4) AS toks,
-                       e->>'f' AS fin, e->>'r' AS reason, e->>'e' AS err
-                FROM jsonb_array_elements(\(json)::jsonb) e),
-            u AS (
-                UPDATE swiftlet_requests r SET tokens = r.tokens || d.toks,
-                    state = CASE WHEN d.err IS NOT NULL THEN 'failed' WHEN d.fin IS NOT NULL THEN 'done' ELSE r.state END,
-                    finish_reason = COALESCE(d.fin, r.finish_reason), stop_reason = COALESCE(d.reason, r.stop_reason),
-                    error = COALESCE(d.err, r.error), updated_at = clock_timestamp()
-                FROM d WHERE r.id = d.id AND r.state = 'assigned' AND r.instance = \(instance) AND cardinality(r.tokens) = d.start
-                RETURNING r.id, r.origin, d.start, d.toks, d.fin, (d.reason IS NOT NULL OR d.err IS NOT NULL OR cardinality(d.toks) > 24) AS big),
-            lines AS (
-                SELECT origin, (row_number() OVER (PARTITION BY origin) - 1) / 32 AS chunk,
-                       id || ' ' || start || ' ' || COALESCE(fin, '-') || ' ' ||
-                       CASE WHEN big THEN '*' ELSE array_to_string(toks, ',') END AS line
-                FROM u),
-            n AS (
-                SELECT pg_notify('swiftlet_out_' || origin, string_agg(line, E'\\n')) FROM lines GROUP BY origin, chunk),
-            s AS (
-                SELECT pg_notify('swiftlet_sched', '') FROM (SELECT 1 FROM u WHERE fin IS NOT NULL LIMIT 1) z)
-            SELECT u.id, (SELECT count(*) FROM n) + (SELECT count(*) FROM s) FROM u
-            """, logger: logger)
         var accepted = Set<Int64>()
-        for try await (id, _) in rows.decode((Int64, Int64).self) { accepted.insert(id) }
-        return Set(deltas.map(\.id)).subtracting(accepted)
-    }
-
-    static func deltaJSON(_ deltas: [TokenDelta]) -> String {
-        struct D: Encodable { var id: Int64; var s: Int; var t: [Int32]; var f: String?; var r: String?; var e: String? }
-        let ds = deltas.map { d in
-            D(id: d.id, s: d.start, t: d.tokens, f: d.error != nil ? "error" : d.finish?.rawValue, r: d.stopReason, e: d.error)
+        for try await id in try await client.execute(AppendStatement(instance: instance, deltas: deltas), logger: logger) {
+            accepted.insert(id)
         }
-        return (try? String(decoding: JSONEncoder().encode(ds), as: UTF8.self)) ?? "[]"
+        return Set(deltas.map(\.id)).subtracting(accepted)
     }
 
     public func release(instance: String) async throws {

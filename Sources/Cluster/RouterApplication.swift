@@ -88,6 +88,10 @@ enum ClusterMetricsText {
                 ("state=\"done\"", Double(s.done)), ("state=\"failed\"", Double(s.failed))])
         family("cluster_routed_total", "counter", "Requests this router assigned, by instance.",
                router.routedCounts.sorted { $0.key < $1.key }.map { ("instance=\"\($0.key)\"", Double($0.value)) })
+        let paths = router.placementCounts
+        family("cluster_routed_by_path_total", "counter",
+               "Requests this router assigned at enqueue (direct: nothing queued ahead) or in a scheduling round.",
+               [("path=\"direct\"", Double(paths.direct)), ("path=\"round\"", Double(paths.rounds))])
         return out
     }
 }

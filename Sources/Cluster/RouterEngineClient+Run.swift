@@ -54,12 +54,14 @@ extension RouterEngineClient {
 
     func handle(_ s: QueueSignal) async {
         switch s {
-        case .schedule: kick.yield()
+        case .schedule: trace("R sched signal"); kick.yield()
         case .work: break
         case .resync:
+            trace("R resync")
             kick.yield()
             await refetch(flights.withLock { Array($0.keys) })
         case .outputs(let events):
+            trace("R outputs \(events.map { "\($0.id % 1000):\($0.start)+\($0.tokens.count)\($0.refetch ? "*" : "")" })")
             var stale: [Int64] = []
             for e in events where !apply(e) { stale.append(e.id) }
             await refetch(stale)
@@ -71,16 +73,15 @@ extension RouterEngineClient {
             if Task.isCancelled { return }
             do {
                 let limit = 256
+                trace("R round start")
                 let (assigned, _) = try await queue.scheduleRound(limit: limit, timing: timing) { pending, instances in
-                    planner.plan(pending, instances)
+                    var pool = instances
+                    let decided = planner.plan(pending, &pool)
+                    knownInstances.withLock { $0 = (ContinuousClock.now, pool) }
+                    return decided
                 }
-                for a in assigned {
-                    logger.debug("routed", metadata: ["request": "\(a.requestId)", "instance": "\(a.instance)",
-                                                      "policy": "\(planner.policy.rawValue)", "reason": "\(a.reason)"])
-                }
-                if !assigned.isEmpty {
-                    decisions.withLock { d in for a in assigned { d[a.instance, default: 0] += 1 } }
-                }
+                trace("R round end \(assigned.count)")
+                routed(assigned, direct: false)
                 if assigned.count == limit { kick.yield() }
             } catch {
                 if Task.isCancelled { return }
@@ -148,7 +149,7 @@ extension RouterEngineClient {
                 if ended != nil { break }
                 if f.delivered >= f.params.maxTokens { ended = (.length, nil); break }
             }
-            if !fresh.isEmpty { stamp(&f, now) }
+            if !fresh.isEmpty { if f.lastToken == nil { trace("R relay first") }; stamp(&f, now) }
             if ended == nil, let finish, start + tokens.count <= f.delivered {
                 ended = (finish, error ?? stopReason)
             }

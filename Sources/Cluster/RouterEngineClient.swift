@@ -25,6 +25,11 @@ public final class RouterEngineClient: TokenizerBacked, Service {
     let statusCache = Mutex<(at: ContinuousClock.Instant, status: ClusterStatus)?>(nil)
     /// Routing decisions made by this router, by instance (for /metrics and tests).
     let decisions = Mutex<[String: Int]>([:])
+    /// The instances as the last scheduling round saw them, with this router's later placements counted in:
+    /// what the direct-assignment fast path plans against.
+    let knownInstances = Mutex<(at: ContinuousClock.Instant, pool: [InstanceRecord])?>(nil)
+    /// Requests assigned at enqueue (fast path) and in scheduling rounds.
+    let placements = Mutex<(direct: Int, rounds: Int)>((0, 0))
 
     public init(queue: any DistributedQueue, tokenizer: Tokenizer, modelInfo: ModelInfo, name: String,
                 policy: RoutingPolicyKind, timing: ClusterTiming = ClusterTiming(), chatTemplate: String? = nil,
@@ -53,15 +58,51 @@ public final class RouterEngineClient: TokenizerBacked, Service {
         }
         let q = QueuedRequest(id: id, origin: name, prompt: request.promptTokenIds, params: request.params,
                               priority: request.priority)
+        trace("R generate \(id)")
         Task { [weak self] in
+            guard let self else { return }
             do {
-                try await self?.queue.enqueue(q)
-                self?.kick.yield()
+                let target = self.directTarget(q)
+                trace("R enqueue start")
+                let direct = try await self.queue.enqueue(q, directTo: target?.instance, timing: self.timing)
+                trace("R enqueue done \(direct)")
+                if direct, let target {
+                    self.routed([target], direct: true)
+                } else {
+                    if let target { self.planner.unplace(target) }
+                    self.kick.yield()
+                }
             } catch {
-                self?.end(id, error: "the request queue is unavailable: \(error)")
+                self.end(id, error: "the request queue is unavailable: \(error)")
             }
         }
         return stream
+    }
+
+    /// The fast path's choice: the policy's pick among the instances the last round saw (at most a second ago),
+    /// or nil (then the request waits for a scheduling round). The queue still refuses it when work is queued
+    /// ahead of it or the instance has not claimed what it was given.
+    func directTarget(_ q: QueuedRequest) -> Assignment? {
+        let pending = PendingRequest(id: q.id, priority: q.priority, contextLength: q.prompt.count,
+                                     prefixHash: q.prefixHash, attempts: 0)
+        return knownInstances.withLock { known -> Assignment? in
+            guard var k = known, ContinuousClock.now - k.at < .seconds(1) else { return nil }
+            let a = planner.place(pending, &k.pool)
+            known = k
+            return a
+        }
+    }
+
+    /// Logs and counts routing decisions.
+    func routed(_ assigned: [Assignment], direct: Bool) {
+        guard !assigned.isEmpty else { return }
+        for a in assigned {
+            logger.debug("routed", metadata: ["request": "\(a.requestId)", "instance": "\(a.instance)",
+                                              "policy": "\(planner.policy.rawValue)",
+                                              "path": "\(direct ? "direct" : "round")", "reason": "\(a.reason)"])
+        }
+        decisions.withLock { d in for a in assigned { d[a.instance, default: 0] += 1 } }
+        placements.withLock { p in if direct { p.direct += assigned.count } else { p.rounds += assigned.count } }
     }
 
     public func stats() async -> EngineStats {
@@ -89,6 +130,9 @@ public final class RouterEngineClient: TokenizerBacked, Service {
 
     /// Requests this router has routed to each instance since it started.
     public var routedCounts: [String: Int] { decisions.withLock { $0 } }
+
+    /// Requests this router assigned at enqueue (the fast path) and in scheduling rounds.
+    public var placementCounts: (direct: Int, rounds: Int) { placements.withLock { $0 } }
 
     /// Requests with an open client stream.
     public var inFlightCount: Int { flights.withLock { $0.count } }

@@ -20,6 +20,9 @@ public enum RoutingPolicyKind: String, Sendable, CaseIterable {
 public final class GlobalPlanner: Sendable {
     public let policy: RoutingPolicyKind
     private let cursor = Mutex<Int>(0)
+    /// Round-robin turns handed back by placements that did not happen (a refused direct assignment): used
+    /// before new turns, so every request still takes exactly one turn.
+    private let returnedTurns = Mutex<[String]>([])
     private let rng = Mutex(SplitMix64(seed: 0x5eed))
 
     public init(policy: RoutingPolicyKind, seed: UInt64 = 0x5eed) {
@@ -34,18 +37,33 @@ public final class GlobalPlanner: Sendable {
 
     public func plan(_ requests: [PendingRequest], _ instances: [InstanceRecord]) -> [Assignment] {
         var pool = instances
+        return plan(requests, &pool)
+    }
+
+    /// Places the requests in order and leaves `pool` with their load accounted for.
+    public func plan(_ requests: [PendingRequest], _ pool: inout [InstanceRecord]) -> [Assignment] {
         var out: [Assignment] = []
         for r in requests {
-            let candidates = pool.indices.filter { Self.hasHeadroom(pool[$0]) }
-            guard !candidates.isEmpty, let (index, reason) = pick(r, pool, candidates) else { break }
-            out.append(Assignment(requestId: r.id, instance: pool[index].name, reason: reason))
-            // Account for it at once so the next request of the round sees it.
-            let blocks = (r.contextLength + pool[index].load.blockSize) / max(1, pool[index].load.blockSize)
-            pool[index].pendingRequests += 1
-            pool[index].pendingBlocks += blocks
-            pool[index].assigned += 1
+            guard let a = place(r, &pool) else { break }
+            out.append(a)
         }
         return out
+    }
+
+    /// Picks an instance with headroom for one request and counts it there at once (so the next placement sees it).
+    public func place(_ r: PendingRequest, _ pool: inout [InstanceRecord]) -> Assignment? {
+        let candidates = pool.indices.filter { Self.hasHeadroom(pool[$0]) }
+        guard !candidates.isEmpty, let (index, reason) = pick(r, pool, candidates) else { return nil }
+        let blocks = (r.contextLength + pool[index].load.blockSize) / max(1, pool[index].load.blockSize)
+        pool[index].pendingRequests += 1
+        pool[index].pendingBlocks += blocks
+        pool[index].assigned += 1
+        return Assignment(requestId: r.id, instance: pool[index].name, reason: reason)
+    }
+
+    /// A placement made by `place` did not happen: round-robin gives its turn to the next request.
+    public func unplace(_ a: Assignment) {
+        if policy == .roundRobin { returnedTurns.withLock { $0.append(a.instance) } }
     }
 
     func pick(_ r: PendingRequest, _ pool: [InstanceRecord], _ c: [Int]) -> (Int, String)? {
@@ -57,6 +75,12 @@ public final class GlobalPlanner: Sendable {
             let best = c.min { (pool[$0].inFlight, $0) < (pool[$1].inFlight, $1) }!
             return (best, "fewest requests (\(pool[best].inFlight)) of \(describe(c, pool) { "\($0.inFlight)" })")
         case .roundRobin:
+            if let name = returnedTurns.withLock({ t -> String? in
+                guard let i = t.firstIndex(where: { n in c.contains { pool[$0].name == n } }) else { return nil }
+                return t.remove(at: i)
+            }), let best = c.first(where: { pool[$0].name == name }) {
+                return (best, "round-robin turn of \(name) handed back by a refused direct assignment")
+            }
             let k = cursor.withLock { v in defer { v &+= 1 }; return v }
             let best = c[k % c.count]
             return (best, "round-robin turn \(k % c.count + 1) of \(c.count)")

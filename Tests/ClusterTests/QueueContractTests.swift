@@ -64,6 +64,44 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         #expect(try await q.progress(ids: [7]).isEmpty, "finished request not purged")
     }
 
+    /// The enqueue fast path assigns at once only when nothing of the same or a more urgent priority waits, the
+    /// instance is alive, not draining, and has claimed all it was given; otherwise the request is queued.
+    @Test(arguments: QueueKind.allCases)
+    func directAssignmentOnlyWhenUncontended(_ kind: QueueKind) async throws {
+        let q = try await makeQueue(kind)
+        defer { close(q) }
+        try await q.register(name: "i1", address: "-", load: load(), timing: timing)
+        // Uncontended: assigned and claimable without a scheduling round.
+        #expect(try await q.enqueue(QueuedRequest(id: 1, origin: "r", prompt: [1], params: greedy(2)), directTo: "i1", timing: timing))
+        // i1 has not claimed request 1 yet: the next one waits in the queue.
+        #expect(try await !q.enqueue(QueuedRequest(id: 2, origin: "r", prompt: [1], params: greedy(2)), directTo: "i1", timing: timing))
+        #expect(try await q.claim(instance: "i1", limit: 5, timing: timing).map(\.id) == [1])
+        // Request 2 (priority 0) is queued: a less urgent request (priority 5) may not jump it,
+        let lower = QueuedRequest(id: 3, origin: "r", prompt: [1], params: greedy(2), priority: 5)
+        #expect(try await !q.enqueue(lower, directTo: "i1", timing: timing))
+        // but a more urgent one may (it would be placed first by a round too).
+        let urgent = QueuedRequest(id: 4, origin: "r", prompt: [1], params: greedy(2), priority: -1)
+        #expect(try await q.enqueue(urgent, directTo: "i1", timing: timing))
+        #expect(try await q.claim(instance: "i1", limit: 5, timing: timing).map(\.id) == [4])
+        // The queued ones go through a round in priority order.
+        #expect(try await round(q).map(\.requestId) == [2, 3])
+        _ = try await q.claim(instance: "i1", limit: 5, timing: timing)
+        // Unknown, draining or dead instances never get direct work.
+        #expect(try await !q.enqueue(QueuedRequest(id: 5, origin: "r", prompt: [1], params: greedy(2)), directTo: "nobody", timing: timing))
+        #expect(try await round(q).map(\.requestId) == [5])
+        _ = try await q.claim(instance: "i1", limit: 5, timing: timing)
+        #expect(try await q.setDraining(name: "i1", true))
+        #expect(try await !q.enqueue(QueuedRequest(id: 6, origin: "r", prompt: [1], params: greedy(2)), directTo: "i1", timing: timing))
+        #expect(try await q.setDraining(name: "i1", false))
+        #expect(try await round(q).map(\.requestId) == [6])
+        _ = try await q.claim(instance: "i1", limit: 5, timing: timing)
+        try await Task.sleep(for: .milliseconds(800))   // no heartbeat: i1 is dead
+        #expect(try await !q.enqueue(QueuedRequest(id: 7, origin: "r", prompt: [1], params: greedy(2)), directTo: "i1", timing: timing))
+        let states = try await q.progress(ids: [1, 2, 3, 4, 5, 6, 7]).sorted { $0.id < $1.id }.map(\.state)
+        #expect(states.last == .queued)
+        #expect(try await q.progress(ids: [1]).first?.attempts == 1, "a direct assignment counts as the first attempt")
+    }
+
     @Test(arguments: QueueKind.allCases)
     func expiredLeaseRequeuesWithDeliveredTokensThenFails(_ kind: QueueKind) async throws {
         let q = try await makeQueue(kind)
