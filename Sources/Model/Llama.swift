@@ -41,15 +41,10 @@ public final class LlamaModel: @unchecked Sendable {
         shape = AttentionShape(nHeads: config.nHeads, nKVHeads: config.nKVHeads, headDim: config.headDim)
     }
 
-    /// Loads a GGUF (`llama` architecture) or llama2.c checkpoint, by the file's magic.
+    /// Loads a GGUF (`llama` architecture), llama2.c or Hugging Face safetensors checkpoint (see `loadAnyFormat`).
     public static func load(path: String, progress: LoadProgress? = nil) throws(ModelError) -> LlamaModel {
         do { try BLAS.load() } catch { throw ModelError(error.message) }
-        guard let fh = FileHandle(forReadingAtPath: path) else { throw ModelError("\(path): cannot open file") }
-        let magic = (try? fh.read(upToCount: 4)) ?? Data()
-        try? fh.close()
-        let (c, w) = magic == Data("GGUF".utf8)
-            ? try loadGGUF(path: path, progress: progress)
-            : try loadLlama2c(path: path, progress: progress)
+        let (c, w) = try loadAnyFormat(path: path, progress: progress)
         return LlamaModel(config: c, weights: w)
     }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import ModelFormats
 import Tensor
 
@@ -51,5 +52,21 @@ extension Dequant {
         case .q4_0: q4_0(src, count: count, into: dst)
         case .q4_1: q4_1(src, count: count, into: dst)
         }
+    }
+}
+
+extension LlamaModel {
+    /// Picks the format: a safetensors directory (or `.safetensors` file beside a config.json), else GGUF by
+    /// its magic, else a llama2.c checkpoint.
+    static func loadAnyFormat(path: String, progress: LoadProgress?) throws(ModelError) -> (ModelConfig, ModelWeights) {
+        if let dir = safetensorsDirectory(for: path) {
+            return try loadSafetensors(path: path, directory: dir, progress: progress)
+        }
+        guard let fh = FileHandle(forReadingAtPath: path) else { throw ModelError("\(path): cannot open file") }
+        let magic = (try? fh.read(upToCount: 4)) ?? Data()
+        try? fh.close()
+        return magic == Data("GGUF".utf8)
+            ? try loadGGUF(path: path, progress: progress)
+            : try loadLlama2c(path: path, progress: progress)
     }
 }
