@@ -103,12 +103,12 @@ PRE_TOKENIZERS = {
     'gpt-2': {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': True, 'use_regex': True},
 }
 
-def bpe_tokenizer_json(tokens, types, merges, pre):
+def bpe_tokenizer_json(tokens, types, merges, pre, bos, eos):
     """Byte-level (GPT-2 style) BPE; merges written in the "a b" string form."""
     if pre not in PRE_TOKENIZERS: sys.exit(f'unsupported tokenizer.ggml.pre {pre!r} (supported: {sorted(PRE_TOKENIZERS)})')
     vocab = {}
     for i, t in enumerate(tokens): vocab.setdefault(t, i)
-    specials = [added(i, t, types[i] == 3) for i, t in enumerate(tokens) if types and types[i] in (3, 4)]
+    specials = [added(i, t, types[i] == 3 or i in (bos, eos)) for i, t in enumerate(tokens) if types[i] in (3, 4) or i in (bos, eos)]
     return {'version': '1.0', 'truncation': None, 'padding': None, 'added_tokens': specials, 'normalizer': None,
             'pre_tokenizer': PRE_TOKENIZERS[pre],
             'post_processor': {'type': 'ByteLevel', 'add_prefix_space': True, 'trim_offsets': False, 'use_regex': True},
@@ -173,8 +173,8 @@ def gguf_tokenizer(g):
         tj = spm_tokenizer_json(tokens, kv['tokenizer.ggml.scores'], types)
         bos, eos, add_bos = kv.get('tokenizer.ggml.bos_token_id', 1), kv.get('tokenizer.ggml.eos_token_id', 2), True
     elif model == 'gpt2':
-        tj = bpe_tokenizer_json(tokens, types, kv['tokenizer.ggml.merges'], kv.get('tokenizer.ggml.pre', 'gpt-2'))
         bos, eos, add_bos = kv.get('tokenizer.ggml.bos_token_id', 11), kv.get('tokenizer.ggml.eos_token_id', 11), False
+        tj = bpe_tokenizer_json(tokens, types, kv['tokenizer.ggml.merges'], kv.get('tokenizer.ggml.pre', 'gpt-2'), bos, eos)
     else: sys.exit(f'unsupported tokenizer.ggml.model {model!r}')
     add_bos = kv.get('tokenizer.ggml.add_bos_token', add_bos)
     cfg = tokenizer_config(tokens, bos, eos, add_bos, kv.get('tokenizer.ggml.add_eos_token', False),
