@@ -18,6 +18,10 @@ public struct ModelTokenizer: BenchTokenizer {
 
     /// A GGUF file (by its magic) or a llama2.c tokenizer.bin.
     public init(path: String) throws {
+        if let dir = Tokenizer.huggingFaceDirectory(forModelPath: path) {
+            self.init(try Tokenizer(huggingFace: dir))
+            return
+        }
         let magic = FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: 4) }
         guard let magic else { throw BenchError("--tokenizer: cannot read \(path)") }
         if magic == Data("GGUF".utf8) {

@@ -103,7 +103,13 @@ public func loadRouterModel(modelPath: String?, tokenizerPath: String?, servedMo
     var vocab: Int?
     var tokenizer: Tokenizer?
     if let modelPath {
-        if modelPath.hasSuffix(".gguf") {
+        if let dir = Tokenizer.huggingFaceDirectory(forModelPath: modelPath) {
+            // A Hugging Face directory: tokenizer.json, and the context length from config.json.
+            if tokenizerPath == nil { tokenizer = try Tokenizer(huggingFace: dir) }
+            let configURL = URL(fileURLWithPath: dir).appendingPathComponent("config.json")
+            let config = (try? JSONSerialization.jsonObject(with: Data(contentsOf: configURL))) as? [String: Any]
+            contextLength = config?["max_position_embeddings"] as? Int
+        } else if modelPath.hasSuffix(".gguf") {
             let g = try GGUFFile(path: modelPath)
             let arch = g.architecture ?? "llama"
             contextLength = g.int("\(arch).context_length")

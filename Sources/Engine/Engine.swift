@@ -52,6 +52,8 @@ public final class Engine: TokenizerBacked, Service {
 
     static func loadTokenizer(modelPath: String, tokenizerPath: String?, vocab: Int) throws -> Tokenizer {
         if let tokenizerPath { return try Tokenizer(llama2cTokenizerPath: tokenizerPath, vocabSize: vocab) }
+        // Hugging Face directories (safetensors): tokenizer.json and its side files.
+        if let dir = Tokenizer.huggingFaceDirectory(forModelPath: modelPath) { return try Tokenizer(huggingFace: dir) }
         if modelPath.hasSuffix(".gguf") { return try Tokenizer(gguf: GGUFFile(path: modelPath)) }
         // llama2.c checkpoints: tokenizer.bin or tok<vocab>.bin beside the model.
         let dir = URL(fileURLWithPath: modelPath).deletingLastPathComponent()

@@ -31,6 +31,18 @@ res = json.loads(out)
 check(res['generated_ids'] == golden['generated_ids'], 'stories260K golden ids via the CLI')
 check(res['prefill_tokens_per_s'] > 0 and res['decode_tokens_per_s'] > 0, 'speeds reported')
 
+# 1b. The same model as a Hugging Face directory (safetensors + config.json + tokenizer.json): same golden ids,
+# and the same text for a text prompt (its tokenizer.json encodes like tok512.bin).
+hf = os.path.join(root, 'Tests/ModelTests/Fixtures/stories260K-hf')
+code, out, err = run('generate', '--model', hf, '--prompt-ids', '1', '--max-tokens', '256', '--json')
+check(code == 0, f'generate --model <safetensors dir> exit {code}: {err}')
+check(json.loads(out)['generated_ids'] == golden['generated_ids'], 'stories260K golden ids from safetensors')
+a = run('generate', '--model', hf, '--prompt', 'Once upon a time', '--max-tokens', '40', '--json')
+b = run('generate', '--model', stories, '--prompt', 'Once upon a time', '--max-tokens', '40', '--json')
+check(a[0] == 0 and b[0] == 0, f'text prompt on both formats: {a[2]} {b[2]}')
+ja, jb = json.loads(a[1]), json.loads(b[1])
+check(ja['prompt_ids'] == jb['prompt_ids'] and ja['text'] == jb['text'], f'safetensors vs llama2.c: {ja["text"]!r} / {jb["text"]!r}')
+
 # 2. The default model's chat answer (README's promise).
 code, out, err = run('generate', '--chat', '--prompt', 'What is the capital of France?', '--json')
 check(code == 0, f'default model chat exit {code}: {err}')
