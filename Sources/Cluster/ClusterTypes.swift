@@ -68,11 +68,16 @@ public struct TokenDelta: Sendable, Equatable {
     public var stopReason: String?
     /// Set when the request failed on the instance; the request ends with this error.
     public var error: String?
+    /// One per token when the request asked for logprobs, else empty.
+    public var logprobs: [TokenLogprob]
+    /// The prompt's logprobs (first delta of a request that asked for them).
+    public var promptLogprobs: [TokenLogprob]?
 
     public init(id: Int64, start: Int, tokens: [Int32], finish: EngineFinishReason? = nil,
-                stopReason: String? = nil, error: String? = nil) {
+                stopReason: String? = nil, error: String? = nil, logprobs: [TokenLogprob] = [],
+                promptLogprobs: [TokenLogprob]? = nil) {
         self.id = id; self.start = start; self.tokens = tokens; self.finish = finish
-        self.stopReason = stopReason; self.error = error
+        self.stopReason = stopReason; self.error = error; self.logprobs = logprobs; self.promptLogprobs = promptLogprobs
     }
 }
 
@@ -100,11 +105,16 @@ public struct RequestProgress: Sendable, Equatable {
     public var error: String?
     public var instance: String?
     public var attempts: Int
+    /// Aligned with `tokens` when the request asked for logprobs, else empty.
+    public var logprobs: [TokenLogprob]
+    public var promptLogprobs: [TokenLogprob]?
 
     public init(id: Int64, state: RequestState, tokens: [Int32], finish: EngineFinishReason? = nil,
-                stopReason: String? = nil, error: String? = nil, instance: String? = nil, attempts: Int = 0) {
+                stopReason: String? = nil, error: String? = nil, instance: String? = nil, attempts: Int = 0,
+                logprobs: [TokenLogprob] = [], promptLogprobs: [TokenLogprob]? = nil) {
         self.id = id; self.state = state; self.tokens = tokens; self.finish = finish; self.stopReason = stopReason
         self.error = error; self.instance = instance; self.attempts = attempts
+        self.logprobs = logprobs; self.promptLogprobs = promptLogprobs
     }
 }
 

@@ -39,6 +39,8 @@ public final class InstanceAgent: Service {
         /// Tokens the queue holds (or will, once the flush in flight commits).
         var flushed: Int
         var buffered: [Int32] = []
+        var bufferedLogprobs: [TokenLogprob] = []
+        var promptLogprobs: [TokenLogprob]?
         var finish: EngineFinishReason?
         var stopReason: String?
         var error: String?
@@ -202,6 +204,8 @@ public final class InstanceAgent: Service {
         let wake: Bool = state.withLock { s in
             guard var a = s.active[id], a.finish == nil else { return false }
             a.buffered += out.newTokenIds
+            a.bufferedLogprobs += out.logprobs
+            if let p = out.promptLogprobs { a.promptLogprobs = p }
             if !out.newTokenIds.isEmpty { if !a.produced { trace("I first token") }; a.produced = true }
             switch out.finishReason {
             case .abort?:
@@ -222,11 +226,14 @@ public final class InstanceAgent: Service {
     func takeBatch() -> [TokenDelta] {
         state.withLock { s in
             var batch: [TokenDelta] = []
-            for (id, var a) in s.active where !a.buffered.isEmpty || a.finish != nil {
+            for (id, var a) in s.active where !a.buffered.isEmpty || a.finish != nil || a.promptLogprobs != nil {
                 batch.append(TokenDelta(id: id, start: a.flushed, tokens: a.buffered, finish: a.finish,
-                                        stopReason: a.stopReason, error: a.error))
+                                        stopReason: a.stopReason, error: a.error, logprobs: a.bufferedLogprobs,
+                                        promptLogprobs: a.promptLogprobs))
                 a.flushed += a.buffered.count
                 a.buffered.removeAll()
+                a.bufferedLogprobs.removeAll()
+                a.promptLogprobs = nil
                 if a.finish != nil { s.active[id] = nil; s.served += 1 } else { s.active[id] = a }
             }
             return batch

@@ -15,6 +15,8 @@ public final class MemoryQueue: DistributedQueue {
         var lease: ContinuousClock.Instant?
         var attempts = 0
         var tokens: [Int32] = []
+        var logprobs: [TokenLogprob] = []
+        var promptLogprobs: [TokenLogprob]?
         var finish: EngineFinishReason?
         var stopReason: String?
         var error: String?
@@ -80,7 +82,8 @@ public final class MemoryQueue: DistributedQueue {
             ids.compactMap { id in
                 s.rows[id].map { RequestProgress(id: id, state: $0.state, tokens: $0.tokens, finish: $0.finish,
                                                  stopReason: $0.stopReason, error: $0.error, instance: $0.instance,
-                                                 attempts: $0.attempts) }
+                                                 attempts: $0.attempts, logprobs: $0.logprobs,
+                                                 promptLogprobs: $0.promptLogprobs) }
             }
         }
     }
@@ -217,13 +220,15 @@ public final class MemoryQueue: DistributedQueue {
                     rejected.insert(d.id); continue
                 }
                 r.tokens += d.tokens
+                r.logprobs += d.logprobs
+                if let p = d.promptLogprobs { r.promptLogprobs = p }
                 if let e = d.error { r.state = .failed; r.error = e; r.finish = .error } else if let f = d.finish {
                     r.state = .done; r.finish = f; r.stopReason = d.stopReason
                 }
                 finished = finished || r.state != .assigned
                 r.updated = .now
                 s.rows[d.id] = r
-                let big = d.stopReason != nil || d.error != nil
+                let big = d.stopReason != nil || d.error != nil || !d.logprobs.isEmpty || d.promptLogprobs != nil
                 events[r.request.origin, default: []].append(OutputEvent(id: d.id, start: d.start, tokens: big ? [] : d.tokens,
                                                                          finish: d.error != nil ? .error : d.finish, refetch: big))
             }

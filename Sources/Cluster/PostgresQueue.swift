@@ -112,15 +112,20 @@ public final class PostgresQueue: DistributedQueue {
     public func progress(ids: [Int64]) async throws -> [RequestProgress] {
         guard !ids.isEmpty else { return [] }
         let rows = try await client.query("""
-            SELECT id, state, tokens, finish_reason, stop_reason, error, instance, attempts
+            SELECT id, state, tokens, finish_reason, stop_reason, error, instance, attempts,
+                   CASE WHEN logprobs = '[]'::jsonb THEN NULL ELSE logprobs::text END, prompt_logprobs::text
             FROM swiftlet_requests WHERE id = ANY(\(ids)::int8[])
             """, logger: logger)
         var out: [RequestProgress] = []
-        for try await (id, state, tokens, fin, stop, err, inst, attempts) in rows.decode(
-            (Int64, String, [Int32], String?, String?, String?, String?, Int).self) {
-            out.append(RequestProgress(id: id, state: RequestState(rawValue: state) ?? .failed, tokens: tokens,
-                                       finish: fin.flatMap(EngineFinishReason.init(rawValue:)), stopReason: stop,
-                                       error: err, instance: inst, attempts: attempts))
+        let decoder = JSONDecoder()
+        for try await (id, state, tokens, fin, stop, err, inst, attempts, lp, plp) in rows.decode(
+            (Int64, String, [Int32], String?, String?, String?, String?, Int, String?, String?).self) {
+            out.append(RequestProgress(
+                id: id, state: RequestState(rawValue: state) ?? .failed, tokens: tokens,
+                finish: fin.flatMap(EngineFinishReason.init(rawValue:)), stopReason: stop, error: err, instance: inst,
+                attempts: attempts,
+                logprobs: lp.flatMap { try? decoder.decode([TokenLogprob].self, from: Data($0.utf8)) } ?? [],
+                promptLogprobs: plp.flatMap { try? decoder.decode([TokenLogprob].self, from: Data($0.utf8)) }))
         }
         return out
     }

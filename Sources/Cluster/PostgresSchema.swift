@@ -46,6 +46,10 @@ enum PostgresSchema {
             )
             """,
         ]),
+        (2, "logprobs", [
+            "ALTER TABLE swiftlet_requests ADD COLUMN IF NOT EXISTS logprobs jsonb NOT NULL DEFAULT '[]'::jsonb",
+            "ALTER TABLE swiftlet_requests ADD COLUMN IF NOT EXISTS prompt_logprobs jsonb",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }

@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import PostgresNIO
 
 // The statements on the hot paths (one per request, per token flush, per claim) are prepared once per connection:
@@ -47,20 +48,25 @@ struct EnqueueStatement: PostgresPreparedStatement {
 
 /// Appends token deltas, fenced by owner, state and count (exactly once), and in the same statement notifies each
 /// request's router with the new tokens (`id start finish tokens` lines, at most 32 per notification; `*` when the
-/// router must read the row), plus the schedulers when a request ended. Returns the accepted ids.
+/// router must read the row: stop reasons, errors, logprobs, long deltas), plus the schedulers when a request ended. Returns the accepted ids.
 struct AppendStatement: PostgresPreparedStatement {
     static let sql = """
         WITH d AS (
-            SELECT x.id, x.start, x.toks, NULLIF(x.fin, '') AS fin, NULLIF(x.reason, '') AS reason, NULLIF(x.err, '') AS err
-            FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[]) AS x(id, start, toks, fin, reason, err)),
+            SELECT x.id, x.start, x.toks, NULLIF(x.fin, '') AS fin, NULLIF(x.reason, '') AS reason, NULLIF(x.err, '') AS err,
+                   NULLIF(x.lp, '')::jsonb AS lp, NULLIF(x.plp, '')::jsonb AS plp
+            FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[], $9::text[])
+                 AS x(id, start, toks, fin, reason, err, lp, plp)),
         u AS (
             UPDATE swiftlet_requests r SET tokens = r.tokens || string_to_array(d.toks, ',')::int4[],
                 state = CASE WHEN d.err IS NOT NULL THEN 'failed' WHEN d.fin IS NOT NULL THEN 'done' ELSE r.state END,
                 finish_reason = COALESCE(d.fin, r.finish_reason), stop_reason = COALESCE(d.reason, r.stop_reason),
-                error = COALESCE(d.err, r.error), updated_at = clock_timestamp()
+                error = COALESCE(d.err, r.error), updated_at = clock_timestamp(),
+                logprobs = CASE WHEN d.lp IS NULL THEN r.logprobs ELSE r.logprobs || d.lp END,
+                prompt_logprobs = COALESCE(d.plp, r.prompt_logprobs)
             FROM d WHERE r.id = d.id AND r.state = 'assigned' AND r.instance = $7 AND cardinality(r.tokens) = d.start
             RETURNING r.id, r.origin, d.start, d.toks, d.fin,
-                      (d.reason IS NOT NULL OR d.err IS NOT NULL OR length(d.toks) > 200) AS big),
+                      (d.reason IS NOT NULL OR d.err IS NOT NULL OR d.lp IS NOT NULL OR d.plp IS NOT NULL
+                       OR length(d.toks) > 200) AS big),
         lines AS (
             SELECT origin, (row_number() OVER (PARTITION BY origin) - 1) / 32 AS chunk,
                    id || ' ' || start || ' ' || COALESCE(fin, '-') || ' ' || CASE WHEN big THEN '*' ELSE toks END AS line
@@ -76,7 +82,7 @@ struct AppendStatement: PostgresPreparedStatement {
     var deltas: [TokenDelta]
 
     func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 7)
+        var b = PostgresBindings(capacity: 9)
         b.append(deltas.map(\.id))
         b.append(deltas.map { Int32($0.start) })
         b.append(deltas.map { $0.tokens.map(String.init).joined(separator: ",") })
@@ -84,7 +90,13 @@ struct AppendStatement: PostgresPreparedStatement {
         b.append(deltas.map { $0.stopReason ?? "" })
         b.append(deltas.map { $0.error ?? "" })
         b.append(instance)
+        b.append(deltas.map { $0.logprobs.isEmpty ? "" : Self.json($0.logprobs) })
+        b.append(deltas.map { $0.promptLogprobs.map(Self.json) ?? "" })
         return b
+    }
+
+    static func json(_ l: [TokenLogprob]) -> String {
+        (try? String(decoding: JSONEncoder().encode(l), as: UTF8.self)) ?? "[]"
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode((Int64, Int64).self).0 }

@@ -18,6 +18,8 @@ struct Flight {
     var lastToken: ContinuousClock.Instant?
     var lastProgress = ContinuousClock.now
     var timings = RequestTimings()
+    /// The prompt's logprobs went out (they travel once, with the first output that has them).
+    var sentPromptLogprobs = false
 
     init(params: SamplingParams, promptCount: Int, continuation: AsyncStream<RequestOutput>.Continuation,
          detok: IncrementalDetokenizer) {
@@ -122,11 +124,15 @@ extension RouterEngineClient {
         case .queued, .assigned: nil
         }
         _ = relay(id: p.id, start: 0, tokens: p.tokens, finish: finish, stopReason: p.stopReason,
-                  error: p.state == .failed ? (p.error ?? "the request failed") : nil)
+                  error: p.state == .failed ? (p.error ?? "the request failed") : nil,
+                  logprobs: p.logprobs, promptLogprobs: p.promptLogprobs)
     }
 
     /// Delivers tokens[delivered - start ...] and, when the request ended, the final output. Returns false on a gap.
-    func relay(id: Int64, start: Int, tokens: [Int32], finish: EngineFinishReason?, stopReason: String?, error: String?) -> Bool {
+    /// `logprobs` (aligned with `tokens`) come only from a read of the row: deltas of requests that asked for them
+    /// are never inlined in notifications, so tokens and their logprobs reach the client together.
+    func relay(id: Int64, start: Int, tokens: [Int32], finish: EngineFinishReason?, stopReason: String?, error: String?,
+               logprobs: [TokenLogprob] = [], promptLogprobs: [TokenLogprob]? = nil) -> Bool {
         var routerStop: String?
         let ok: Bool = flights.withLock { all in
             guard var f = all[id] else { return true }
@@ -135,10 +141,16 @@ extension RouterEngineClient {
             let now = ContinuousClock.now
             f.lastProgress = now
             var out = RequestOutput(promptTokenCount: f.promptCount)
+            if f.params.promptLogprobs, !f.sentPromptLogprobs, let promptLogprobs {
+                out.promptLogprobs = promptLogprobs
+                f.sentPromptLogprobs = true
+            }
             var ended: (EngineFinishReason, String?)?
             for t in fresh {
+                let index = f.delivered - start
                 f.delivered += 1
                 out.newTokenIds.append(t)
+                if f.params.logprobs != nil, index < logprobs.count { out.logprobs.append(logprobs[index]) }
                 if isStopToken(t, f.params) { ended = (.stop, tokenizer.tokenText(t)); break }
                 switch f.stops.push(f.detok.push(t)) {
                 case .emit(let text): out.textDelta += text
@@ -156,7 +168,7 @@ extension RouterEngineClient {
             out.completionTokenCount = f.delivered
             guard let (reason, why) = ended else {
                 all[id] = f
-                if !out.newTokenIds.isEmpty || !out.textDelta.isEmpty { f.continuation.yield(out) }
+                if !out.newTokenIds.isEmpty || !out.textDelta.isEmpty || out.promptLogprobs != nil { f.continuation.yield(out) }
                 return true
             }
             all[id] = nil

@@ -155,8 +155,5 @@ public final class RouterEngineClient: TokenizerBacked, Service {
         guard p.minTokens >= 0 && p.minTokens <= p.maxTokens else {
             throw .invalid(param: "min_tokens", message: "min_tokens must be in [0, max_tokens], got \(p.minTokens)")
         }
-        if p.logprobs != nil || p.promptLogprobs {
-            throw .invalid(param: "logprobs", message: "logprobs are not available through the cluster router; ask an instance directly")
-        }
     }
 }
