@@ -47,13 +47,15 @@ public struct ClaimedRequest: Sendable, Equatable {
     }
 
     /// What the engine runs: prompt + delivered tokens as the prompt, the budget reduced by what was delivered.
-    /// Greedy continuation is exact; seeded sampling restarts its generator (documented limitation).
+    /// Greedy continuation is exact; so is seeded sampling (the generator skips the delivered tokens' draws and
+    /// the penalties count them as output).
     public var engineRequest: EngineRequest {
         var p = params
         p.maxTokens = params.maxTokens - delivered.count
         p.minTokens = max(0, params.minTokens - delivered.count)
         p.promptLogprobs = delivered.isEmpty ? params.promptLogprobs : false
-        return EngineRequest(promptTokenIds: prompt + delivered, params: p, priority: priority, externalId: "\(id)")
+        return EngineRequest(promptTokenIds: prompt + delivered, params: p, priority: priority, externalId: "\(id)",
+                             resumedOutputTokens: delivered.count)
     }
 }
 

@@ -62,7 +62,7 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         }
         let tail = Array(r.promptTokenIds.suffix(4))
         seqs[id] = SequenceState(
-            request: r, sampler: SequenceSampler(params: r.params, prompt: r.promptTokenIds),
+            request: r, sampler: SequenceSampler(params: r.params, prompt: r.promptTokenIds, resumed: r.resumedOutputTokens),
             detok: IncrementalDetokenizer(tokenizer: tokenizer, skipSpecial: r.params.skipSpecialTokens, promptTail: tail),
             stops: StopStringMatcher(stops: r.params.stop), continuation: continuation, arrival: arrival,
             promptLogprobs: r.params.promptLogprobs ? [] : nil)

@@ -31,12 +31,18 @@ public struct EngineRequest: Sendable {
     public var params: SamplingParams
     public var priority: Int
     public var externalId: String
+    /// The prompt's last `resumedOutputTokens` tokens are this request's own earlier output (it is resumed on
+    /// another instance after a failure): presence/frequency penalties count them as output and a seeded
+    /// generator skips the draws they took, so the continuation is what one uninterrupted run would produce.
+    public var resumedOutputTokens: Int
 
-    public init(promptTokenIds: [Int32], params: SamplingParams, priority: Int = 0, externalId: String = "") {
+    public init(promptTokenIds: [Int32], params: SamplingParams, priority: Int = 0, externalId: String = "",
+                resumedOutputTokens: Int = 0) {
         self.promptTokenIds = promptTokenIds
         self.params = params
         self.priority = priority
         self.externalId = externalId
+        self.resumedOutputTokens = min(max(0, resumedOutputTokens), promptTokenIds.count)
     }
 }
 

@@ -39,11 +39,20 @@ struct SequenceSampler: Sendable {
     var seen: Set<Int32>
     var generated = 0
 
-    init(params: SamplingParams, prompt: [Int32]) {
+    /// `resumed`: the prompt's last tokens that were this request's output before a resumption.
+    init(params: SamplingParams, prompt: [Int32], resumed: Int = 0) {
         self.params = params
         rng = RequestRNG(seed: params.seed ?? UInt64.random(in: .min ... .max))
         seen = params.repetitionPenalty != 1 ? Set(prompt) : []
+        guard resumed > 0 else { return }
+        if params.presencePenalty != 0 || params.frequencyPenalty != 0 {
+            for t in prompt.suffix(resumed) { outputCounts[t, default: 0] += 1 }
+        }
+        if Self.draws(params) { for _ in 0..<resumed { _ = rng.uniform() } }   // one draw per sampled token
     }
+
+    /// Whether sampling a token takes a random draw (greedy does not).
+    static func draws(_ p: SamplingParams) -> Bool { !(p.temperature <= 1e-5 || p.topK == 1) }
 
     mutating func record(_ token: Int32) {
         generated += 1
@@ -84,7 +93,7 @@ final class Sampler {
         let lp = p.logprobs.map { logprobTable(top: $0) }
         if lp != nil { saved.update(from: work, count: vocab) }
         let token: Int32
-        if p.temperature <= 1e-5 || p.topK == 1 {
+        if !SequenceSampler.draws(p) {
             token = argmax()
         } else {
             token = draw(&s)

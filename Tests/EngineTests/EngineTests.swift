@@ -128,6 +128,26 @@ struct EngineAPITests {
         engine.shutdown()
     }
 
+    /// A request resumed with its first k output tokens appended to the prompt (what the cluster does after an
+    /// instance dies) continues exactly as the uninterrupted run: same seeded draws, same penalties.
+    @Test(arguments: [5, 17, 31])
+    func resumedSeededSamplingContinuesTheSameRun(_ k: Int) async throws {
+        let engine = try makeEngine()
+        var p = SamplingParams(); p.temperature = 0.8; p.topP = 0.9; p.seed = 77; p.maxTokens = 40; p.ignoreEOS = true
+        p.frequencyPenalty = 0.7; p.presencePenalty = 0.4
+        let prompt: [Int32] = [1, 403, 407, 261]
+        let full = await collect(try engine.generate(EngineRequest(promptTokenIds: prompt, params: p)))
+        try #require(full.ids.count == 40)
+        var rest = p; rest.maxTokens = 40 - k
+        let resumed = await collect(try engine.generate(EngineRequest(promptTokenIds: prompt + full.ids.prefix(k),
+                                                                      params: rest, resumedOutputTokens: k)))
+        #expect(Array(full.ids.prefix(k)) + resumed.ids == full.ids)
+        // Without the resumption hint the generator restarts and the penalties forget: another continuation.
+        let naive = await collect(try engine.generate(EngineRequest(promptTokenIds: prompt + full.ids.prefix(k), params: rest)))
+        #expect(naive.ids != resumed.ids)
+        engine.shutdown()
+    }
+
     @Test func stopStringsAreHeldBackAndCut() async throws {
         let engine = try makeEngine()
         let full = await collect(try engine.generate(EngineRequest(promptTokenIds: [1], params: greedyParams(60))))
