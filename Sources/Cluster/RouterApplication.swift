@@ -104,8 +104,7 @@ public func loadRouterModel(modelPath: String?, tokenizerPath: String?, servedMo
     var tokenizer: Tokenizer?
     if let modelPath {
         if let dir = Tokenizer.huggingFaceDirectory(forModelPath: modelPath) {
-            // A Hugging Face directory: tokenizer.json, and the context length from config.json.
-            if tokenizerPath == nil { tokenizer = try Tokenizer(huggingFace: dir) }
+            // A Hugging Face directory: the context length from config.json.
             let configURL = URL(fileURLWithPath: dir).appendingPathComponent("config.json")
             let config = (try? JSONSerialization.jsonObject(with: Data(contentsOf: configURL))) as? [String: Any]
             contextLength = config?["max_position_embeddings"] as? Int
@@ -113,19 +112,13 @@ public func loadRouterModel(modelPath: String?, tokenizerPath: String?, servedMo
             let g = try GGUFFile(path: modelPath)
             let arch = g.architecture ?? "llama"
             contextLength = g.int("\(arch).context_length")
-            if tokenizerPath == nil { tokenizer = try Tokenizer(gguf: g) }
         } else {
             let c = try Llama2cCheckpoint(path: modelPath).config
             contextLength = c.seqLen
             vocab = c.vocabSize
-            if tokenizerPath == nil {
-                let dir = URL(fileURLWithPath: modelPath).deletingLastPathComponent()
-                let found = ["tok\(c.vocabSize).bin", "tokenizer.bin"].map { dir.appendingPathComponent($0).path }
-                    .first { FileManager.default.fileExists(atPath: $0) }
-                guard let found else { throw ClusterError("\(modelPath): no tokenizer beside the model; pass --tokenizer") }
-                tokenizer = try Tokenizer(llama2cTokenizerPath: found, vocabSize: c.vocabSize)
-            }
         }
+        // The same lookup as the engine's (the model's own tokenizer, or one beside a llama2.c checkpoint).
+        if tokenizerPath == nil { tokenizer = try Engine.loadTokenizer(modelPath: modelPath, tokenizerPath: nil, vocab: vocab ?? 0) }
     }
     if let tokenizerPath {
         tokenizer = tokenizerPath.hasSuffix(".gguf") ? try Tokenizer(gguf: GGUFFile(path: tokenizerPath))

@@ -46,7 +46,7 @@ public final class RouterEngineClient: TokenizerBacked, Service {
     public var isReady: Bool { true }
 
     public func generate(_ request: EngineRequest) throws(EngineError) -> AsyncStream<RequestOutput> {
-        try validate(request)
+        try request.validate(for: modelInfo)   // the instances' KV capacity is checked where they run
         let id = Int64.random(in: 1...Int64.max)
         let (stream, continuation) = AsyncStream<RequestOutput>.makeStream(bufferingPolicy: .unbounded)
         let flight = Flight(params: request.params, promptCount: request.promptTokenIds.count, continuation: continuation,
@@ -86,10 +86,8 @@ public final class RouterEngineClient: TokenizerBacked, Service {
         let pending = PendingRequest(id: q.id, priority: q.priority, contextLength: q.prompt.count,
                                      prefixHash: q.prefixHash, attempts: 0)
         return knownInstances.withLock { known -> Assignment? in
-            guard var k = known, ContinuousClock.now - k.at < .seconds(1) else { return nil }
-            let a = planner.place(pending, &k.pool)
-            known = k
-            return a
+            guard let at = known?.at, ContinuousClock.now - at < .seconds(1) else { return nil }
+            return planner.place(pending, &known!.pool)
         }
     }
 
@@ -136,24 +134,4 @@ public final class RouterEngineClient: TokenizerBacked, Service {
 
     /// Requests with an open client stream.
     public var inFlightCount: Int { flights.withLock { $0.count } }
-
-    func validate(_ r: EngineRequest) throws(EngineError) {
-        let p = r.params
-        guard !r.promptTokenIds.isEmpty else { throw .invalid(param: "prompt", message: "the prompt is empty") }
-        if let bad = r.promptTokenIds.first(where: { $0 < 0 || Int($0) >= modelInfo.vocabSize }) {
-            throw .invalid(param: "prompt", message: "token id \(bad) is outside the vocabulary (0..<\(modelInfo.vocabSize))")
-        }
-        guard p.maxTokens >= 1 else { throw .invalid(param: "max_tokens", message: "max_tokens must be at least 1, got \(p.maxTokens)") }
-        let total = r.promptTokenIds.count + p.maxTokens
-        if total > modelInfo.maxModelLen {
-            throw .tooLong(message: "This model's maximum context length is \(modelInfo.maxModelLen) tokens. However, you requested \(total) tokens (\(r.promptTokenIds.count) in the prompt, \(p.maxTokens) for the completion). Please reduce the length of the prompt or the completion.")
-        }
-        guard p.temperature >= 0 else { throw .invalid(param: "temperature", message: "temperature must be >= 0, got \(p.temperature)") }
-        guard p.topP > 0 && p.topP <= 1 else { throw .invalid(param: "top_p", message: "top_p must be in (0, 1], got \(p.topP)") }
-        guard p.minP >= 0 && p.minP <= 1 else { throw .invalid(param: "min_p", message: "min_p must be in [0, 1], got \(p.minP)") }
-        guard p.repetitionPenalty > 0 else { throw .invalid(param: "repetition_penalty", message: "repetition_penalty must be > 0, got \(p.repetitionPenalty)") }
-        guard p.minTokens >= 0 && p.minTokens <= p.maxTokens else {
-            throw .invalid(param: "min_tokens", message: "min_tokens must be in [0, max_tokens], got \(p.minTokens)")
-        }
-    }
 }

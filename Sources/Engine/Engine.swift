@@ -50,7 +50,9 @@ public final class Engine: TokenizerBacked, Service {
                           metricsFactory: metricsFactory ?? MetricsSystem.factory, logger: logger)
     }
 
-    static func loadTokenizer(modelPath: String, tokenizerPath: String?, vocab: Int) throws -> Tokenizer {
+    /// The tokenizer of a model: `tokenizerPath` (llama2.c), else the model's own (Hugging Face directory, GGUF), else
+    /// a llama2.c tokenizer file beside the checkpoint.
+    public static func loadTokenizer(modelPath: String, tokenizerPath: String?, vocab: Int) throws -> Tokenizer {
         if let tokenizerPath { return try Tokenizer(llama2cTokenizerPath: tokenizerPath, vocabSize: vocab) }
         // Hugging Face directories (safetensors): tokenizer.json and its side files.
         if let dir = Tokenizer.huggingFaceDirectory(forModelPath: modelPath) { return try Tokenizer(huggingFace: dir) }
@@ -92,7 +94,7 @@ public final class Engine: TokenizerBacked, Service {
 
     /// Submits a request; its outputs arrive on the returned stream, the last one with a finish reason.
     public func generate(_ request: EngineRequest) throws(EngineError) -> AsyncStream<RequestOutput> {
-        try validate(request)
+        try request.validate(for: modelInfo, kvCache: (schedulerConfig.numBlocks, schedulerConfig.blockSize))
         let (stream, continuation) = AsyncStream<RequestOutput>.makeStream(bufferingPolicy: .unbounded)
         let arrival = EngineCore.now()
         let id: RequestID = try shared.withLock { (s) throws(EngineError) -> RequestID in
@@ -121,30 +123,6 @@ public final class Engine: TokenizerBacked, Service {
     public func abort(_ id: RequestID) {
         shared.withLock { $0.inbox.append(.abort(id)) }
         wake.signal()
-    }
-
-    func validate(_ r: EngineRequest) throws(EngineError) {
-        let p = r.params
-        guard !r.promptTokenIds.isEmpty else { throw .invalid(param: "prompt", message: "the prompt is empty") }
-        if let bad = r.promptTokenIds.first(where: { $0 < 0 || Int($0) >= modelConfig.vocabSize }) {
-            throw .invalid(param: "prompt", message: "token id \(bad) is outside the vocabulary (0..<\(modelConfig.vocabSize))")
-        }
-        guard p.maxTokens >= 1 else { throw .invalid(param: "max_tokens", message: "max_tokens must be at least 1, got \(p.maxTokens)") }
-        let total = r.promptTokenIds.count + p.maxTokens
-        if total > modelInfo.maxModelLen {
-            throw .tooLong(message: "This model's maximum context length is \(modelInfo.maxModelLen) tokens. However, you requested \(total) tokens (\(r.promptTokenIds.count) in the prompt, \(p.maxTokens) for the completion). Please reduce the length of the prompt or the completion.")
-        }
-        let capacity = schedulerConfig.numBlocks * schedulerConfig.blockSize
-        if total > capacity {
-            throw .tooLong(message: "The request needs \(total) tokens of KV cache but the whole cache holds \(capacity) tokens (\(schedulerConfig.numBlocks) blocks of \(schedulerConfig.blockSize)).")
-        }
-        guard p.temperature >= 0 else { throw .invalid(param: "temperature", message: "temperature must be >= 0, got \(p.temperature)") }
-        guard p.topP > 0 && p.topP <= 1 else { throw .invalid(param: "top_p", message: "top_p must be in (0, 1], got \(p.topP)") }
-        guard p.minP >= 0 && p.minP <= 1 else { throw .invalid(param: "min_p", message: "min_p must be in [0, 1], got \(p.minP)") }
-        guard p.repetitionPenalty > 0 else { throw .invalid(param: "repetition_penalty", message: "repetition_penalty must be > 0, got \(p.repetitionPenalty)") }
-        guard p.minTokens >= 0 && p.minTokens <= p.maxTokens else {
-            throw .invalid(param: "min_tokens", message: "min_tokens must be in [0, max_tokens], got \(p.minTokens)")
-        }
     }
 
     // MARK: The step loop

@@ -166,3 +166,31 @@ public struct ChatMessageInput: Sendable, Equatable {
     public var content: String
     public init(role: String, content: String) { self.role = role; self.content = content }
 }
+
+extension EngineRequest {
+    /// The checks every front applies before accepting a request (the engine and the cluster router): a
+    /// non-empty prompt of in-vocabulary ids, a context that fits the model (and the whole KV cache, when given
+    /// as (blocks, block size)), and sampling parameters in range. Errors read like OpenAI's.
+    public func validate(for info: ModelInfo, kvCache: (blocks: Int, blockSize: Int)? = nil) throws(EngineError) {
+        let p = params
+        guard !promptTokenIds.isEmpty else { throw .invalid(param: "prompt", message: "the prompt is empty") }
+        if let bad = promptTokenIds.first(where: { $0 < 0 || Int($0) >= info.vocabSize }) {
+            throw .invalid(param: "prompt", message: "token id \(bad) is outside the vocabulary (0..<\(info.vocabSize))")
+        }
+        guard p.maxTokens >= 1 else { throw .invalid(param: "max_tokens", message: "max_tokens must be at least 1, got \(p.maxTokens)") }
+        let total = promptTokenIds.count + p.maxTokens
+        if total > info.maxModelLen {
+            throw .tooLong(message: "This model's maximum context length is \(info.maxModelLen) tokens. However, you requested \(total) tokens (\(promptTokenIds.count) in the prompt, \(p.maxTokens) for the completion). Please reduce the length of the prompt or the completion.")
+        }
+        if let kv = kvCache, total > kv.blocks * kv.blockSize {
+            throw .tooLong(message: "The request needs \(total) tokens of KV cache but the whole cache holds \(kv.blocks * kv.blockSize) tokens (\(kv.blocks) blocks of \(kv.blockSize)).")
+        }
+        guard p.temperature >= 0 else { throw .invalid(param: "temperature", message: "temperature must be >= 0, got \(p.temperature)") }
+        guard p.topP > 0 && p.topP <= 1 else { throw .invalid(param: "top_p", message: "top_p must be in (0, 1], got \(p.topP)") }
+        guard p.minP >= 0 && p.minP <= 1 else { throw .invalid(param: "min_p", message: "min_p must be in [0, 1], got \(p.minP)") }
+        guard p.repetitionPenalty > 0 else { throw .invalid(param: "repetition_penalty", message: "repetition_penalty must be > 0, got \(p.repetitionPenalty)") }
+        guard p.minTokens >= 0 && p.minTokens <= p.maxTokens else {
+            throw .invalid(param: "min_tokens", message: "min_tokens must be in [0, max_tokens], got \(p.minTokens)")
+        }
+    }
+}
