@@ -41,20 +41,7 @@ extension LlamaModel {
                 info = try g.requireTensor(name, type: supportedTypes, dims: dims)
                 bytes = try g.tensorBytes(name)
             } catch { throw ModelError(error.description) }
-            let base = bytes.baseAddress!
-            let type = info.type, n = info.elementCount
-            // Split large tensors by rows so all cores convert at once.
-            let rowElems = dims[0], rows = n / rowElems
-            let chunkRows = max(1, (1 << 20) / max(rowElems, 1))
-            var r = 0
-            while r < rows {
-                let nr = min(chunkRows, rows - r)
-                let byteOff = r * rowElems / type.blockSize * type.bytesPerBlock
-                let src = UnsafeRawPointer(base + byteOff)
-                let count = nr * rowElems, out = dst + r * rowElems
-                jobs.append(CopyJob(type: type, src: src, count: count, dst: out))
-                r += nr
-            }
+            jobs += CopyJob.rows(info.type, bytes.baseAddress!, elements: info.elementCount, rowElements: dims[0], into: dst)
         }
         try add("token_embd.weight", [c.dim, c.vocabSize], w.embedding)
         try add("output_norm.weight", [c.dim], w.finalNorm)

@@ -10,6 +10,22 @@ struct CopyJob: @unchecked Sendable {
     let count: Int
     let dst: UnsafeMutablePointer<Float>
     func run() { Dequant.convert(type, src, count: count, into: dst) }
+
+    /// One tensor of `elements` (rows of `rowElements`) split into ~1M-element row chunks, so all cores convert at once.
+    static func rows(_ type: GGMLType, _ src: UnsafeRawPointer, elements: Int, rowElements: Int,
+                     into dst: UnsafeMutablePointer<Float>) -> [CopyJob] {
+        let rowElems = max(rowElements, 1), rows = elements / rowElems
+        let chunkRows = max(1, (1 << 20) / rowElems)
+        var jobs: [CopyJob] = []
+        var r = 0
+        while r < rows {
+            let nr = min(chunkRows, rows - r)
+            let byteOffset = r * rowElems / type.blockSize * type.bytesPerBlock
+            jobs.append(CopyJob(type: type, src: src + byteOffset, count: nr * rowElems, dst: dst + r * rowElems))
+            r += nr
+        }
+        return jobs
+    }
 }
 
 /// Progress of a model load, 0...1.

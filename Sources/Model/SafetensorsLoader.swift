@@ -113,22 +113,11 @@ extension LlamaModel {
         return (c, w)
     }
 
-    /// One tensor split into ~1M-element row chunks so all cores convert at once.
+    /// One tensor as row-chunked conversion jobs.
     private static func copyJobs(_ info: SafetensorsTensorInfo, _ bytes: UnsafeRawBufferPointer,
                                  into dst: UnsafeMutablePointer<Float>) -> [CopyJob] {
         let type: GGMLType = switch info.dtype { case .f32: .f32; case .f16: .f16; case .bf16: .bf16 }
-        let n = info.elementCount
-        guard n > 0, let base = bytes.baseAddress else { return [] }
-        let rowElems = max(info.shape.last ?? 1, 1), rows = n / rowElems
-        let chunkRows = max(1, (1 << 20) / rowElems)
-        var jobs: [CopyJob] = []
-        var r = 0
-        while r < rows {
-            let nr = min(chunkRows, rows - r)
-            jobs.append(CopyJob(type: type, src: base + r * rowElems * info.dtype.byteSize, count: nr * rowElems,
-                                dst: dst + r * rowElems))
-            r += nr
-        }
-        return jobs
+        guard info.elementCount > 0, let base = bytes.baseAddress else { return [] }
+        return CopyJob.rows(type, base, elements: info.elementCount, rowElements: info.shape.last ?? 1, into: dst)
     }
 }

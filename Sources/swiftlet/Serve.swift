@@ -36,12 +36,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let path = try engine.modelPath()
         let name = servedModelName ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
+        bootstrapLogging(logLevel)
         let logger = Logger(label: "swiftlet")
         let options = engine
         let engineConfig = try options.engineConfig(servedModelName: name)
