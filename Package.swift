@@ -41,9 +41,9 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CBLAS", dependencies: ["COpenBLAS"], linkerSettings: [.linkedLibrary("dl")]),
         // Elementwise kernels in C, vectorised per ISA level with run-time dispatch (see CKernels.h).
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CKernels", dependencies: ["CBLAS"], cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: strict),
-        .target(name: "ModelFormats", swiftSettings: strict),
+        .target(name: "ModelFormats", dependencies: ["Tensor"], swiftSettings: strict),
         .target(name: "Tokenizer", dependencies: ["ModelFormats"], swiftSettings: strict),
         .target(name: "Model", dependencies: ["Tensor", "ModelFormats"], swiftSettings: strict),
         .target(name: "KVBlocks", dependencies: [
@@ -97,7 +97,7 @@ let package = Package(
         ], swiftSettings: strict),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: strict),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"], swiftSettings: strict),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Tensor"], swiftSettings: strict),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFormats"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tokenizer", "Tensor"],

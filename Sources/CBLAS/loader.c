@@ -77,6 +77,9 @@ static void do_load(void) {
     }
     load_status = 0;
     load_error[0] = 0;
+    // Swiftlet's compute pool (CQuant.h) owns the cores: OpenBLAS runs single-threaded inside its workers, so the two
+    // never oversubscribe them.
+    if (p_set_threads) p_set_threads(1);
 }
 
 int swl_blas_load(void) { pthread_once(&once, do_load); return load_status; }

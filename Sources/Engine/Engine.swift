@@ -73,6 +73,7 @@ public final class Engine: TokenizerBacked, Service {
         let blocks = config.numBlocks
             ?? PagedKVStorage.blocks(config: mc, blockSize: config.blockSize, memoryBytes: config.kvCacheMemoryBytes)
         try model.allocateKVCache(blockSize: config.blockSize, numBlocks: blocks)
+        model.precision = config.precision
         schedulerConfig = SchedulerConfig(maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs,
                                           policy: config.policy, blockSize: config.blockSize, numBlocks: blocks,
                                           enablePrefixCaching: config.enablePrefixCaching, maxModelLen: maxLen)

@@ -1,4 +1,5 @@
 public import Scheduler
+public import Tensor
 
 /// Everything that shapes one engine instance.
 public struct EngineConfig: Sendable {
@@ -18,8 +19,8 @@ public struct EngineConfig: Sendable {
     public var servedModelName: String? = nil
     /// Chat template source overriding the model's (`--chat-template FILE`).
     public var chatTemplate: String? = nil
-    /// BLAS threads (nil = all cores).
-    public var threads: Int? = nil
+    /// Numerics of the projections (`--precision`): see `Precision` and the README's figures.
+    public var precision: Precision = .exact
 
     public init() {}
 }

@@ -4,7 +4,7 @@ import Tensor
 extension LlamaModel {
     static let supportedTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
 
-    /// Reads a GGUF `llama`-architecture model: hyper-parameters from metadata, tensors converted to fp32.
+    /// Reads a GGUF `llama`-architecture model: hyper-parameters from metadata, tensors kept in their encoding.
     static func configFromGGUF(_ g: GGUFFile) throws(ModelError) -> ModelConfig {
         let arch = g.architecture ?? "?"
         guard arch == "llama" else {
@@ -33,32 +33,31 @@ extension LlamaModel {
         do { g = try GGUFFile(path: path) } catch { throw ModelError(error.description) }
         let c = try configFromGGUF(g)
         try c.validate()
-        let w = ModelWeights.allocate(c)
-        var jobs: [CopyJob] = []
-        func add(_ name: String, _ dims: [Int], _ dst: UnsafeMutablePointer<Float>) throws(ModelError) {
-            let info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer
+        // ggml dims are [in, out]: a [cols, rows] matrix
+        func source(_ name: String, _ dims: [Int]) throws(ModelError) -> TensorSource {
             do {
-                info = try g.requireTensor(name, type: supportedTypes, dims: dims)
-                bytes = try g.tensorBytes(name)
+                let info = try g.requireTensor(name, type: supportedTypes, dims: dims)
+                let bytes = try g.tensorBytes(name)
+                return TensorSource(type: info.type, bytes: bytes.baseAddress!, rows: dims.count > 1 ? dims[1] : 1,
+                                    cols: dims[0])
             } catch { throw ModelError(error.description) }
-            jobs += CopyJob.rows(info.type, bytes.baseAddress!, elements: info.elementCount, rowElements: dims[0], into: dst)
         }
-        try add("token_embd.weight", [c.dim, c.vocabSize], w.embedding)
-        try add("output_norm.weight", [c.dim], w.finalNorm)
-        if !c.tiedOutput { try add("output.weight", [c.dim, c.vocabSize], w.output) }
-        for (l, lw) in w.layers.enumerated() {
-            let b = "blk.\(l)."
-            try add(b + "attn_norm.weight", [c.dim], lw.attnNorm)
-            try add(b + "attn_q.weight", [c.dim, c.qDim], lw.wqkv)
-            try add(b + "attn_k.weight", [c.dim, c.kvDim], lw.wqkv + c.qDim * c.dim)
-            try add(b + "attn_v.weight", [c.dim, c.kvDim], lw.wqkv + (c.qDim + c.kvDim) * c.dim)
-            try add(b + "attn_output.weight", [c.qDim, c.dim], lw.wo)
-            try add(b + "ffn_norm.weight", [c.dim], lw.ffnNorm)
-            try add(b + "ffn_gate.weight", [c.dim, c.hiddenDim], lw.wGateUp)
-            try add(b + "ffn_up.weight", [c.dim, c.hiddenDim], lw.wGateUp + c.hiddenDim * c.dim)
-            try add(b + "ffn_down.weight", [c.hiddenDim, c.dim], lw.wDown)
+        let w = try ModelWeights.build(c, progress: progress) { (role) throws(ModelError) -> TensorSource in
+            switch role {
+            case .embedding: try source("token_embd.weight", [c.dim, c.vocabSize])
+            case .finalNorm: try source("output_norm.weight", [c.dim])
+            case .output: try source("output.weight", [c.dim, c.vocabSize])
+            case .attnNorm(let l): try source("blk.\(l).attn_norm.weight", [c.dim])
+            case .q(let l): try source("blk.\(l).attn_q.weight", [c.dim, c.qDim])
+            case .k(let l): try source("blk.\(l).attn_k.weight", [c.dim, c.kvDim])
+            case .v(let l): try source("blk.\(l).attn_v.weight", [c.dim, c.kvDim])
+            case .o(let l): try source("blk.\(l).attn_output.weight", [c.qDim, c.dim])
+            case .ffnNorm(let l): try source("blk.\(l).ffn_norm.weight", [c.dim])
+            case .gate(let l): try source("blk.\(l).ffn_gate.weight", [c.dim, c.hiddenDim])
+            case .up(let l): try source("blk.\(l).ffn_up.weight", [c.dim, c.hiddenDim])
+            case .down(let l): try source("blk.\(l).ffn_down.weight", [c.hiddenDim, c.dim])
+            }
         }
-        LoadRunner.run(jobs, progress: progress)
         return (c, w)
     }
 }

@@ -19,6 +19,8 @@ public final class LlamaModel: @unchecked Sendable {
     let rope: RoPE
     let shape: AttentionShape
     var scratch = Scratch()
+    /// Numerics of the projections (see `Precision`); the engine sets it from `--precision`.
+    public var precision: Precision = .exact
     /// Chunks of at least this many query tokens use the SGEMM attention path.
     public var gemmAttentionThreshold = 8
     /// Seconds spent per phase of `forward`, accumulated while `profiling` is on (for tuning, not the hot path).
@@ -70,12 +72,12 @@ public final class LlamaModel: @unchecked Sendable {
         return phase("head") { head(batch.logitRows, s) }
     }
 
-    /// x[t, :] = embedding[token t]
+    /// x[t, :] = embedding[token t], dequantized row by row.
     func embed(_ tokens: [Int32], into x: UnsafeMutablePointer<Float>) {
         let d = config.dim
         for (i, tok) in tokens.enumerated() {
             precondition(tok >= 0 && Int(tok) < config.vocabSize, "token id \(tok) outside the vocabulary")
-            (x + i * d).update(from: weights.embedding + Int(tok) * d, count: d)
+            weights.embedding.dequantizeRows(Int(tok), into: x + i * d)
         }
     }
 
@@ -93,10 +95,10 @@ public final class LlamaModel: @unchecked Sendable {
     func attentionBlock(layer l: Int, batch: ForwardBatch, plan: AttentionPlan, kv: PagedLayerKV, _ s: Scratch) {
         let c = config, w = weights.layers[l], t = batch.count
         phase("norm") { Kernels.rmsNorm(s.x, weight: w.attnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn) }
-        phase("qkv") { BLAS.linear(s.xn, rows: t, inFeatures: c.dim, weight: w.wqkv, outFeatures: c.qkvDim, into: s.qkv) }
+        phase("qkv") { w.wqkv.linear(s.xn, rows: t, into: s.qkv, precision: precision) }
         phase("rope+store") { storeKV(batch: batch, kv: kv, s) }
         phase("attention") { attend(batch: batch, plan: plan, kv: kv, s) }
-        phase("wo") { BLAS.linear(s.attn, rows: t, inFeatures: c.qDim, weight: w.wo, outFeatures: c.dim, into: s.x, accumulate: true) }
+        phase("wo") { w.wo.linear(s.attn, rows: t, into: s.x, accumulate: true, precision: precision) }
     }
 
     /// Rotates Q and K of every token and writes K, V into the token's cache slot.
@@ -140,8 +142,8 @@ public final class LlamaModel: @unchecked Sendable {
         return plan
     }
 
-    /// Long runs (prefill chunks) go through SGEMM one after another (BLAS uses the cores); single tokens and
-    /// short runs go to the cores in one dispatch, (token, KV head) pairs at a time. The two never overlap.
+    /// Long runs (prefill chunks) go through SGEMM tiles, one chunk after another, its tiles spread over the pool;
+    /// single tokens and short runs go to the pool in one dispatch, (token, KV head) pairs at a time.
     func attend(batch: ForwardBatch, plan: AttentionPlan, kv: PagedLayerKV, _ s: Scratch) {
         for si in plan.chunks { attendChunk(batch.sequences[si], kv: kv, s) }
         plan.tokens.withUnsafeBufferPointer { queries in
@@ -156,14 +158,14 @@ public final class LlamaModel: @unchecked Sendable {
             PagedAttention.chunk(q: s.qkv + ti * c.qkvDim, qStride: c.qkvDim, out: s.attn + ti * c.qDim,
                                  outStride: c.qDim, start: seq.startPosition, count: seq.tokenCount,
                                  table: table.baseAddress!, kv: kv, shape: shape, kc: s.kc, vc: s.vc,
-                                 s: s.chunkScores, qo: s.chunkQO)
+                                 s: s.chunkScores, qo: s.chunkQO, workers: Kernels.cpuCount)
         }
     }
 
     func feedForwardBlock(layer l: Int, tokens t: Int, _ s: Scratch) {
         let c = config, w = weights.layers[l]
         phase("norm") { Kernels.rmsNorm(s.x, weight: w.ffnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn) }
-        phase("gate_up") { BLAS.linear(s.xn, rows: t, inFeatures: c.dim, weight: w.wGateUp, outFeatures: 2 * c.hiddenDim, into: s.gateUp) }
+        phase("gate_up") { w.wGateUp.linear(s.xn, rows: t, into: s.gateUp, precision: precision) }
         let workers = t >= 4 ? min(Kernels.cpuCount, t) : 1
         phase("swiglu") {
             Kernels.parallel(workers: workers) { wk in
@@ -172,8 +174,7 @@ public final class LlamaModel: @unchecked Sendable {
                                into: s.hidden + lo * c.hiddenDim)
             }
         }
-        phase("down") { BLAS.linear(s.hidden, rows: t, inFeatures: c.hiddenDim, weight: w.wDown, outFeatures: c.dim,
-                                    into: s.x, accumulate: true) }
+        phase("down") { w.wDown.linear(s.hidden, rows: t, into: s.x, accumulate: true, precision: precision) }
     }
 
     /// Final norm and output projection for the requested rows only.
@@ -184,8 +185,7 @@ public final class LlamaModel: @unchecked Sendable {
                             into: s.outNorm + o * c.dim)
         }
         if !rows.isEmpty {
-            BLAS.linear(s.outNorm, rows: rows.count, inFeatures: c.dim, weight: weights.output,
-                        outFeatures: c.vocabSize, into: s.logits)
+            weights.output.linear(s.outNorm, rows: rows.count, into: s.logits, precision: precision)
         }
         return Logits(base: s.logits, rows: rows.count, vocab: c.vocabSize)
     }

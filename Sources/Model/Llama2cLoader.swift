@@ -11,26 +11,25 @@ extension LlamaModel {
                             nHeads: h.nHeads, nKVHeads: h.nKVHeads, vocabSize: h.vocabSize, contextLength: h.seqLen,
                             ropeTheta: 10000, ropeStyle: .adjacent, rmsEps: 1e-5, tiedOutput: h.sharedClassifier)
         try c.validate()
-        let w = ModelWeights.allocate(c)
-        var jobs: [CopyJob] = []
-        func add(_ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
-            jobs.append(CopyJob(type: .f32, src: UnsafeRawPointer(src.baseAddress!), count: src.count, dst: dst))
+        func f32(_ b: UnsafeBufferPointer<Float>, rows: Int, cols: Int) -> TensorSource {
+            TensorSource(type: .f32, bytes: UnsafeRawPointer(b.baseAddress!), rows: rows, cols: cols)
         }
-        add(ck.floats(.tokenEmbedding), w.embedding)
-        add(ck.floats(.rmsFinal), w.finalNorm)
-        if !c.tiedOutput { add(ck.floats(.wcls), w.output) }
-        for (l, lw) in w.layers.enumerated() {
-            add(ck.floats(.rmsAtt, layer: l), lw.attnNorm)
-            add(ck.floats(.wq, layer: l), lw.wqkv)
-            add(ck.floats(.wk, layer: l), lw.wqkv + c.qDim * c.dim)
-            add(ck.floats(.wv, layer: l), lw.wqkv + (c.qDim + c.kvDim) * c.dim)
-            add(ck.floats(.wo, layer: l), lw.wo)
-            add(ck.floats(.rmsFFN, layer: l), lw.ffnNorm)
-            add(ck.floats(.w1, layer: l), lw.wGateUp)
-            add(ck.floats(.w3, layer: l), lw.wGateUp + c.hiddenDim * c.dim)
-            add(ck.floats(.w2, layer: l), lw.wDown)
+        let w = try ModelWeights.build(c, progress: progress) { (role) throws(ModelError) -> TensorSource in
+            switch role {
+            case .embedding: f32(ck.floats(.tokenEmbedding), rows: c.vocabSize, cols: c.dim)
+            case .finalNorm: f32(ck.floats(.rmsFinal), rows: 1, cols: c.dim)
+            case .output: f32(ck.floats(.wcls), rows: c.vocabSize, cols: c.dim)
+            case .attnNorm(let l): f32(ck.floats(.rmsAtt, layer: l), rows: 1, cols: c.dim)
+            case .q(let l): f32(ck.floats(.wq, layer: l), rows: c.qDim, cols: c.dim)
+            case .k(let l): f32(ck.floats(.wk, layer: l), rows: c.kvDim, cols: c.dim)
+            case .v(let l): f32(ck.floats(.wv, layer: l), rows: c.kvDim, cols: c.dim)
+            case .o(let l): f32(ck.floats(.wo, layer: l), rows: c.dim, cols: c.qDim)
+            case .ffnNorm(let l): f32(ck.floats(.rmsFFN, layer: l), rows: 1, cols: c.dim)
+            case .gate(let l): f32(ck.floats(.w1, layer: l), rows: c.hiddenDim, cols: c.dim)
+            case .up(let l): f32(ck.floats(.w3, layer: l), rows: c.hiddenDim, cols: c.dim)
+            case .down(let l): f32(ck.floats(.w2, layer: l), rows: c.dim, cols: c.hiddenDim)
+            }
         }
-        LoadRunner.run(jobs, progress: progress)
         return (c, w)
     }
 }

@@ -3,29 +3,75 @@ import Foundation
 import ModelFormats
 import Tensor
 
-/// A unit of load work: fill `count` floats at `dst` from some source.
-struct CopyJob: @unchecked Sendable {
+/// A tensor as a file holds it: format, bytes, and its shape as a matrix (rows = out features, cols = in features).
+struct TensorSource: @unchecked Sendable {
     let type: GGMLType
+    let bytes: UnsafeRawPointer
+    let rows: Int
+    let cols: Int
+    var byteCount: Int { rows * type.rowBytes(cols) }
+}
+
+/// A unit of load work: copy `count` bytes from `src` to `dst` as they are, or dequantize `count` elements to Float.
+struct CopyJob: @unchecked Sendable {
+    let dequantize: GGMLType?
     let src: UnsafeRawPointer
     let count: Int
-    let dst: UnsafeMutablePointer<Float>
-    func run() { Dequant.convert(type, src, count: count, into: dst) }
-
-    /// One tensor of `elements` (rows of `rowElements`) split into ~1M-element row chunks, so all cores convert at once.
-    static func rows(_ type: GGMLType, _ src: UnsafeRawPointer, elements: Int, rowElements: Int,
-                     into dst: UnsafeMutablePointer<Float>) -> [CopyJob] {
-        let rowElems = max(rowElements, 1), rows = elements / rowElems
-        let chunkRows = max(1, (1 << 20) / rowElems)
-        var jobs: [CopyJob] = []
-        var r = 0
-        while r < rows {
-            let nr = min(chunkRows, rows - r)
-            let byteOffset = r * rowElems / type.blockSize * type.bytesPerBlock
-            jobs.append(CopyJob(type: type, src: src + byteOffset, count: nr * rowElems, dst: dst + r * rowElems))
-            r += nr
-        }
-        return jobs
+    let dst: UnsafeMutableRawPointer
+    func run() {
+        if let t = dequantize { t.dequantize(src, count: count, into: dst.assumingMemoryBound(to: Float.self)) }
+        else { dst.copyMemory(from: src, byteCount: count) }
     }
+    /// Work size for progress (bytes read).
+    var weight: Int { dequantize.map { $0.rowBytes(count) } ?? count }
+
+    /// A byte copy in ~4 MiB pieces, so all cores copy (and fault the file's pages in) at once.
+    static func bytes(from src: UnsafeRawPointer, to dst: UnsafeMutableRawPointer, count: Int) -> [CopyJob] {
+        let piece = 4 << 20
+        return stride(from: 0, to: count, by: piece).map {
+            CopyJob(dequantize: nil, src: src + $0, count: min(piece, count - $0), dst: dst + $0)
+        }
+    }
+}
+
+/// Builds a model's weights from file tensors: projection matrices are copied in their encoding into owned,
+/// aligned storage (fusing parts that share a format), norm vectors are dequantized to Float. `run` does the copies.
+struct WeightBuilder {
+    private(set) var jobs: [CopyJob] = []
+    private(set) var storage: [WeightStorage] = []
+
+    /// Consecutive parts of one format become one matrix; a change of format starts another.
+    mutating func linear(_ parts: [TensorSource]) -> FusedLinear {
+        var groups: [[TensorSource]] = []
+        for p in parts {
+            if let last = groups.last?.last, last.type == p.type, last.cols == p.cols { groups[groups.count - 1].append(p) }
+            else { groups.append([p]) }
+        }
+        return FusedLinear(groups.map { matrix($0) })
+    }
+
+    mutating func matrix(_ parts: [TensorSource]) -> WeightMatrix {
+        let total = parts.reduce(0) { $0 + $1.byteCount }
+        let s = WeightStorage(byteCount: total)
+        var at = 0
+        for p in parts {
+            jobs += CopyJob.bytes(from: p.bytes, to: s.base + at, count: p.byteCount)
+            at += p.byteCount
+        }
+        let first = parts[0]
+        return WeightMatrix(format: first.type, rows: parts.reduce(0) { $0 + $1.rows }, cols: first.cols,
+                            data: UnsafeRawPointer(s.base), owner: s)
+    }
+
+    mutating func vector(_ src: TensorSource) -> UnsafeMutablePointer<Float> {
+        let n = src.rows * src.cols
+        let s = WeightStorage(byteCount: n * 4)
+        storage.append(s)
+        jobs.append(CopyJob(dequantize: src.type, src: src.bytes, count: n, dst: s.base))
+        return s.base.assumingMemoryBound(to: Float.self)
+    }
+
+    func run(progress: LoadProgress?) { LoadRunner.run(jobs, progress: progress) }
 }
 
 /// Progress of a model load, 0...1.
@@ -34,14 +80,14 @@ public typealias LoadProgress = @Sendable (Double) -> Void
 enum LoadRunner {
     /// Runs the jobs on all cores, reporting progress by bytes done.
     static func run(_ jobs: [CopyJob], progress: LoadProgress?) {
-        let total = max(jobs.reduce(0) { $0 + $1.count }, 1)
+        let total = max(jobs.reduce(0) { $0 + $1.weight }, 1)
         let workers = min(Kernels.cpuCount, max(jobs.count, 1))
         let done = ProgressCounter()
         Kernels.parallel(workers: workers) { w in
             var i = w
             while i < jobs.count {
                 jobs[i].run()
-                let d = done.add(jobs[i].count)
+                let d = done.add(jobs[i].weight)
                 if w == 0 { progress?(Double(d) / Double(total)) }
                 i += workers
             }
@@ -55,20 +101,6 @@ final class ProgressCounter: @unchecked Sendable {
     private let lock = DispatchSemaphore(value: 1)
     private var value = 0
     func add(_ n: Int) -> Int { lock.wait(); value += n; let v = value; lock.signal(); return v }
-}
-
-extension Dequant {
-    /// Converts `count` elements of a GGML tensor of `type` at `src` to Float.
-    static func convert(_ type: GGMLType, _ src: UnsafeRawPointer, count: Int, into dst: UnsafeMutablePointer<Float>) {
-        switch type {
-        case .f32: f32(src, count: count, into: dst)
-        case .f16: f16(src, count: count, into: dst)
-        case .bf16: bf16(src, count: count, into: dst)
-        case .q8_0: q8_0(src, count: count, into: dst)
-        case .q4_0: q4_0(src, count: count, into: dst)
-        case .q4_1: q4_1(src, count: count, into: dst)
-        }
-    }
 }
 
 extension LlamaModel {

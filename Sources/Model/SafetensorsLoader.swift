@@ -86,38 +86,31 @@ extension LlamaModel {
         let source = path == directory || FileManager.default.fileExists(atPath: index) ? directory : path
         let ck: SafetensorsCheckpoint
         do { ck = try SafetensorsCheckpoint(path: source) } catch { throw ModelError(error.description) }
-        let w = ModelWeights.allocate(c)
-        var jobs: [CopyJob] = []
-        func add(_ name: String, _ shape: [Int], _ dst: UnsafeMutablePointer<Float>) throws(ModelError) {
+        func source(_ name: String, _ shape: [Int]) throws(ModelError) -> TensorSource {
             do {
                 let t = try ck.requireTensor(name, shape: shape)
-                jobs += copyJobs(t.info, t.bytes, into: dst)
+                let type: GGMLType = switch t.info.dtype { case .f32: .f32; case .f16: .f16; case .bf16: .bf16 }
+                return TensorSource(type: type, bytes: t.bytes.baseAddress!, rows: shape.count > 1 ? shape[0] : 1,
+                                    cols: shape.last ?? 1)
             } catch { throw ModelError(error.description) }
         }
-        try add("model.embed_tokens.weight", [c.vocabSize, c.dim], w.embedding)
-        try add("model.norm.weight", [c.dim], w.finalNorm)
-        if !c.tiedOutput { try add("lm_head.weight", [c.vocabSize, c.dim], w.output) }
-        for (l, lw) in w.layers.enumerated() {
-            let p = "model.layers.\(l)."
-            try add(p + "input_layernorm.weight", [c.dim], lw.attnNorm)
-            try add(p + "self_attn.q_proj.weight", [c.qDim, c.dim], lw.wqkv)
-            try add(p + "self_attn.k_proj.weight", [c.kvDim, c.dim], lw.wqkv + c.qDim * c.dim)
-            try add(p + "self_attn.v_proj.weight", [c.kvDim, c.dim], lw.wqkv + (c.qDim + c.kvDim) * c.dim)
-            try add(p + "self_attn.o_proj.weight", [c.dim, c.qDim], lw.wo)
-            try add(p + "post_attention_layernorm.weight", [c.dim], lw.ffnNorm)
-            try add(p + "mlp.gate_proj.weight", [c.hiddenDim, c.dim], lw.wGateUp)
-            try add(p + "mlp.up_proj.weight", [c.hiddenDim, c.dim], lw.wGateUp + c.hiddenDim * c.dim)
-            try add(p + "mlp.down_proj.weight", [c.dim, c.hiddenDim], lw.wDown)
+        let w = try ModelWeights.build(c, progress: progress) { (role) throws(ModelError) -> TensorSource in
+            let p = "model.layers."
+            return switch role {
+            case .embedding: try source("model.embed_tokens.weight", [c.vocabSize, c.dim])
+            case .finalNorm: try source("model.norm.weight", [c.dim])
+            case .output: try source("lm_head.weight", [c.vocabSize, c.dim])
+            case .attnNorm(let l): try source(p + "\(l).input_layernorm.weight", [c.dim])
+            case .q(let l): try source(p + "\(l).self_attn.q_proj.weight", [c.qDim, c.dim])
+            case .k(let l): try source(p + "\(l).self_attn.k_proj.weight", [c.kvDim, c.dim])
+            case .v(let l): try source(p + "\(l).self_attn.v_proj.weight", [c.kvDim, c.dim])
+            case .o(let l): try source(p + "\(l).self_attn.o_proj.weight", [c.dim, c.qDim])
+            case .ffnNorm(let l): try source(p + "\(l).post_attention_layernorm.weight", [c.dim])
+            case .gate(let l): try source(p + "\(l).mlp.gate_proj.weight", [c.hiddenDim, c.dim])
+            case .up(let l): try source(p + "\(l).mlp.up_proj.weight", [c.hiddenDim, c.dim])
+            case .down(let l): try source(p + "\(l).mlp.down_proj.weight", [c.dim, c.hiddenDim])
+            }
         }
-        LoadRunner.run(jobs, progress: progress)
         return (c, w)
-    }
-
-    /// One tensor as row-chunked conversion jobs.
-    private static func copyJobs(_ info: SafetensorsTensorInfo, _ bytes: UnsafeRawBufferPointer,
-                                 into dst: UnsafeMutablePointer<Float>) -> [CopyJob] {
-        let type: GGMLType = switch info.dtype { case .f32: .f32; case .f16: .f16; case .bf16: .bf16 }
-        guard info.elementCount > 0, let base = bytes.baseAddress else { return [] }
-        return CopyJob.rows(type, base, elements: info.elementCount, rowElements: info.shape.last ?? 1, into: dst)
     }
 }

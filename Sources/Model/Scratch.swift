@@ -40,10 +40,12 @@ final class Scratch: @unchecked Sendable {
             let n = max(ctx, context * 2, 256)
             scoresStride = n * (c.nHeads / c.nKVHeads)
             grow(&scores, Kernels.cpuCount * scoresStride)
-            grow(&kc, n * c.headDim); grow(&vc, n * c.headDim)
+            // per pool worker (PagedAttention.chunk gives each its own region)
+            let w = Kernels.cpuCount
+            grow(&kc, w * n * c.headDim); grow(&vc, w * n * c.headDim)
             let tile = (c.nHeads / c.nKVHeads) * PagedAttention.tileRows
-            grow(&chunkScores, tile * n)
-            grow(&chunkQO, 2 * tile * c.headDim)
+            grow(&chunkScores, w * tile * n)
+            grow(&chunkQO, w * 2 * tile * c.headDim)
             context = n
         }
     }

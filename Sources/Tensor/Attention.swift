@@ -100,28 +100,42 @@ public enum PagedAttention {
     public static let tileRows = 64
 
     /// A chunk of `count` query tokens of one sequence at consecutive positions start..<start+count, through
-    /// SGEMM: K (transposed, [hd, ctx]) and V ([ctx, hd]) of the context are gathered once per KV head into
-    /// contiguous scratch; then per tile of `tileRows` query rows, the group's query heads stacked into one matrix
-    /// attend to the positions the tile's last row sees.
+    /// SGEMM: K (transposed, [hd, ctx]) and V ([ctx, hd]) of the context are gathered per KV head into contiguous
+    /// scratch; then per tile of `tileRows` query rows, the group's query heads stacked into one matrix attend to the
+    /// positions the tile's last row sees. (KV head, tile) units are dealt to `workers` pool threads from a shared
+    /// counter, each with its own scratch region (OpenBLAS runs single-threaded inside them).
     /// q rows are `qStride` apart ([count, nHeads·headDim] inside a wider row); out rows `outStride` apart.
-    /// Scratch sizes: kc, vc ≥ (start+count)·headDim; s ≥ group·min(count, tileRows)·(start+count);
-    /// qo ≥ 2·group·tileRows·headDim.
+    /// Scratch sizes, per worker (regions laid end to end): kc, vc ≥ (start+count)·headDim;
+    /// s ≥ group·min(count, tileRows)·(start+count); qo ≥ 2·group·tileRows·headDim.
     public static func chunk(q: UnsafePointer<Float>, qStride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
                              start: Int, count: Int, table: UnsafePointer<Int32>, kv: PagedLayerKV,
                              shape: AttentionShape, kc: UnsafeMutablePointer<Float>, vc: UnsafeMutablePointer<Float>,
-                             s: UnsafeMutablePointer<Float>, qo: UnsafeMutablePointer<Float>) {
+                             s: UnsafeMutablePointer<Float>, qo: UnsafeMutablePointer<Float>, workers: Int = 1) {
         let hd = shape.headDim, ctx = start + count, group = shape.group
-        for g in 0..<shape.nKVHeads {
-            // kc: Kᵀ [hd, ctx]; vc: V [ctx, hd]
-            swl_kv_gather(kv.k, kv.v, table, Int32(ctx), Int32(kv.blockSize), Int32(kv.nKVHeads), Int32(hd), Int32(g),
-                          kc, vc)
-            var done = 0
-            while done < count {
+        let tiles = (count + tileRows - 1) / tileRows, units = shape.nKVHeads * tiles
+        let kvStride = ctx * hd, sStride = group * min(count, tileRows) * ctx, qoStride = 2 * group * tileRows * hd
+        let counter = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        counter.initialize(to: 0)
+        defer { counter.deallocate() }
+        let next = SendableCounter(counter), qp = SendableConstPointer(q), op = SendablePointer(out)
+        let kcp = SendablePointer(kc), vcp = SendablePointer(vc), sp = SendablePointer(s), qop = SendablePointer(qo)
+        let tablep = SendableTable(table)
+        Kernels.parallel(workers: min(workers, units)) { w in
+            let kcw = kcp.p + w * kvStride, vcw = vcp.p + w * kvStride
+            var gathered = -1
+            while true {
+                let u = Int(swl_fetch_add(next.p, 1))
+                if u >= units { break }
+                let g = u / tiles, done = (u % tiles) * tileRows
+                if g != gathered {   // kc: Kᵀ [hd, ctx]; vc: V [ctx, hd]
+                    swl_kv_gather(kv.k, kv.v, tablep.p, Int32(ctx), Int32(kv.blockSize), Int32(kv.nKVHeads), Int32(hd),
+                                  Int32(g), kcw, vcw)
+                    gathered = g
+                }
                 let rows = min(tileRows, count - done), head = g * group * hd
-                chunkTile(q: q + done * qStride + head, qStride: qStride, out: out + done * outStride + head,
-                          outStride: outStride, first: start + done, rows: rows, shape: shape, kT: kc, ldk: ctx,
-                          v: vc, s: s, qo: qo)
-                done += rows
+                chunkTile(q: qp.p + done * qStride + head, qStride: qStride, out: op.p + done * outStride + head,
+                          outStride: outStride, first: start + done, rows: rows, shape: shape, kT: kcw, ldk: ctx,
+                          v: vcw, s: sp.p + w * sStride, qo: qop.p + w * qoStride)
             }
         }
     }
@@ -138,16 +152,11 @@ public enum PagedAttention {
         }
         // s[m, n] = scale · Qs[m, hd] · Kᵀ[hd, n]
         BLAS.sgemm(transB: false, m: m, n: n, k: hd, alpha: shape.scale, a: qs, lda: hd, b: kT, ldb: ldk, c: s, ldc: n)
-        // Causal mask: token i sees positions 0...first+i. Rows split over the cores (no BLAS runs meanwhile).
-        let sp = SendablePointer(s), workers = m >= 64 ? Kernels.cpuCount : 1
-        Kernels.parallel(workers: workers) { w in
-            var r = w
-            while r < m {
-                let row = sp.p + r * n, visible = first + r % rows + 1
-                Kernels.softmax(row, visible)
-                if visible < n { (row + visible).update(repeating: 0, count: n - visible) }
-                r += workers
-            }
+        // Causal mask: token i sees positions 0...first+i.
+        for r in 0..<m {
+            let row = s + r * n, visible = first + r % rows + 1
+            Kernels.softmax(row, visible)
+            if visible < n { (row + visible).update(repeating: 0, count: n - visible) }
         }
         // Os[m, hd] = s · V[n, hd]
         BLAS.sgemm(transB: false, m: m, n: hd, k: n, a: s, lda: n, b: v, ldb: hd, c: os, ldc: hd)
@@ -166,6 +175,16 @@ struct SendableCounter: @unchecked Sendable {
 struct SendableQueries: @unchecked Sendable {
     let b: UnsafeBufferPointer<TokenQuery>
     init(_ b: UnsafeBufferPointer<TokenQuery>) { self.b = b }
+}
+
+struct SendableConstPointer: @unchecked Sendable {
+    let p: UnsafePointer<Float>
+    init(_ p: UnsafePointer<Float>) { self.p = p }
+}
+
+struct SendableTable: @unchecked Sendable {
+    let p: UnsafePointer<Int32>
+    init(_ p: UnsafePointer<Int32>) { self.p = p }
 }
 
 /// A raw pointer handed to the parallel kernels, which write disjoint parts of it.

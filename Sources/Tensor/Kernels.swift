@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Foundation
 
 /// Elementwise and reduction kernels over contiguous Float rows.
@@ -35,19 +34,31 @@ public enum Kernels {
         swl_softmax(x, Int32(n))
     }
 
-    /// Runs body(t) for t in 0..<workers on up to `workers` threads (concurrentPerform).
-    /// Callers split their items statically by worker index, so each worker can own scratch memory.
+    /// Runs body(t) for t in 0..<workers on the compute pool (the caller is worker 0; more indices than pool
+    /// threads are dealt round-robin). Callers split their items statically by worker index, so each worker can own
+    /// scratch memory. The pool is the process's one set of compute threads: OpenBLAS runs single-threaded inside it.
     @inline(__always)
     public static func parallel(workers: Int, _ body: @Sendable (Int) -> Void) {
         if workers <= 1 { body(0); return }
-        DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+        withoutActuallyEscaping(body) { b in
+            var task = PoolTask(body: b, count: workers)
+            withUnsafeMutablePointer(to: &task) { p in
+                swl_pool_run({ ctx, tid, nth in
+                    let t = ctx!.assumingMemoryBound(to: PoolTask.self)
+                    var i = Int(tid)
+                    while i < t.pointee.count { t.pointee.body(i); i += Int(nth) }
+                }, p, Int32(min(workers, cpuCount)))
+            }
+        }
     }
 
-    /// Worker threads for the parallel kernels: `SWIFTLET_THREADS` if set, else the active cores.
-    public static let cpuCount: Int = {
-        if let s = ProcessInfo.processInfo.environment["SWIFTLET_THREADS"], let n = Int(s), n > 0 { return n }
-        return ProcessInfo.processInfo.activeProcessorCount
-    }()
+    /// Threads of the compute pool: `SWIFTLET_THREADS` if set, else the online cores.
+    public static let cpuCount: Int = Int(swl_pool_size())
+}
+
+private struct PoolTask {
+    let body: @Sendable (Int) -> Void
+    let count: Int
 }
 
 /// Rotary position embedding tables and application, in both pair layouts.

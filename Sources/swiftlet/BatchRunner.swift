@@ -46,6 +46,9 @@ struct BatchRunner {
         struct Body: Encodable {
             var requests, prompt_tokens, generated_tokens: Int
             var elapsed_s, requests_per_s, output_tokens_per_s, total_tokens_per_s: Double
+            /// When every request runs at once: tokens after each request's first, over the span from the last first
+            /// token to the last token (the aggregate decode rate, as llama-batched-bench's S_TG reports it).
+            var decode_tokens_per_s: Double?
         }
         var summary: Body
     }
@@ -87,10 +90,17 @@ struct BatchRunner {
             }
             try emit(line)
         }
+        var decodeRate: Double?
+        let singles = results.compactMap { $0.count == 1 ? $0[0] : nil }
+        if limit >= jobs.count, singles.count == jobs.count,
+           let lastFirst = singles.compactMap({ $0.timings?.ttft_s }).max(),
+           let lastEnd = singles.compactMap({ $0.timings?.e2e_s }).max(), lastEnd > lastFirst {
+            decodeRate = Double(singles.reduce(0) { $0 + max($1.generated_ids.count - 1, 0) }) / (lastEnd - lastFirst)
+        }
         try emit(Summary(summary: .init(
             requests: jobs.count, prompt_tokens: promptTokens, generated_tokens: generated, elapsed_s: elapsed,
             requests_per_s: Double(jobs.count) / elapsed, output_tokens_per_s: Double(generated) / elapsed,
-            total_tokens_per_s: Double(promptTokens + generated) / elapsed)))
+            total_tokens_per_s: Double(promptTokens + generated) / elapsed, decode_tokens_per_s: decodeRate)))
     }
 
     func emit(_ value: some Encodable) throws {

@@ -2,6 +2,7 @@ public import ArgumentParser
 import Engine
 import Foundation
 public import Scheduler
+public import Tensor
 
 extension SchedulePolicy: ExpressibleByArgument {}
 
@@ -40,6 +41,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Chat template file (Jinja) overriding the model's.")
     var chatTemplate: String?
 
+    @Option(help: "Numerics of the projections: exact (fp32 activations) or fast (int8 activations where it pays).")
+    var precision: Precision = EngineConfig().precision
+
     func engineConfig(servedModelName: String? = nil) throws -> EngineConfig {
         var c = EngineConfig()
         guard let bytes = parseByteSize(kvCacheMemory) else {
@@ -56,6 +60,7 @@ struct EngineOptions: ParsableArguments {
         c.enablePrefixCaching = prefixCaching
         c.maxModelLen = maxModelLen
         c.maxQueuedRequests = maxQueuedRequests
+        c.precision = precision
         c.servedModelName = servedModelName
         if let chatTemplate {
             do { c.chatTemplate = try String(contentsOfFile: chatTemplate, encoding: .utf8) } catch {
@@ -114,3 +119,5 @@ final class ProgressBar: @unchecked Sendable {
         FileHandle.standardError.write(Data("\n".utf8))
     }
 }
+
+extension Precision: ExpressibleByArgument {}

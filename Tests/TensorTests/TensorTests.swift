@@ -45,7 +45,7 @@ struct TensorTests {
         var q41: [UInt8] = [0x00, 0x38, 0x00, 0xBC]
         for j in 0..<16 { q41.append(UInt8(j % 16) | UInt8(15 - j % 16) << 4) }
         var out = [Float](repeating: 0, count: 32)
-        q41.withUnsafeBytes { Dequant.q4_1($0.baseAddress!, count: 32, into: &out) }
+        q41.withUnsafeBytes { GGMLType.q4_1.dequantize($0.baseAddress!, count: 32, into: &out) }
         for j in 0..<16 {
             #expect(out[j] == Float(j) * 0.5 - 1)
             #expect(out[j + 16] == Float(15 - j) * 0.5 - 1)
@@ -53,19 +53,19 @@ struct TensorTests {
         // Q8_0 block: d = 2 (f16 0x4000), q = -16...15
         var q80: [UInt8] = [0x00, 0x40]
         for j in 0..<32 { q80.append(UInt8(bitPattern: Int8(j - 16))) }
-        q80.withUnsafeBytes { Dequant.q8_0($0.baseAddress!, count: 32, into: &out) }
+        q80.withUnsafeBytes { GGMLType.q8_0.dequantize($0.baseAddress!, count: 32, into: &out) }
         for j in 0..<32 { #expect(out[j] == Float(j - 16) * 2) }
         // Q4_0: (q - 8) * d
         var q40: [UInt8] = [0x00, 0x3C]
         for j in 0..<16 { q40.append(UInt8(j) | UInt8(j) << 4) }
-        q40.withUnsafeBytes { Dequant.q4_0($0.baseAddress!, count: 32, into: &out) }
+        q40.withUnsafeBytes { GGMLType.q4_0.dequantize($0.baseAddress!, count: 32, into: &out) }
         for j in 0..<16 { #expect(out[j] == Float(j - 8)); #expect(out[j + 16] == Float(j - 8)) }
         // F16 and BF16
         let h: [UInt16] = [0x3C00, 0xC000, 0x3555]
-        h.withUnsafeBytes { Dequant.f16($0.baseAddress!, count: 3, into: &out) }
+        h.withUnsafeBytes { GGMLType.f16.dequantize($0.baseAddress!, count: 3, into: &out) }
         #expect(out[0] == 1 && out[1] == -2 && abs(out[2] - 0.33325) < 1e-4)
         let b: [UInt16] = [0x3F80, 0xC040]
-        b.withUnsafeBytes { Dequant.bf16($0.baseAddress!, count: 2, into: &out) }
+        b.withUnsafeBytes { GGMLType.bf16.dequantize($0.baseAddress!, count: 2, into: &out) }
         #expect(out[0] == 1 && out[1] == -3)
     }
 
@@ -102,7 +102,7 @@ struct TensorTests {
         let q = random((ctx - start) * 64, seed: 6)
         var outChunk = [Float](repeating: 0, count: (ctx - start) * 64), outTok = outChunk
         var kc = [Float](repeating: 0, count: ctx * 16), vc = kc, s = [Float](repeating: 0, count: 2 * 17 * ctx)
-        var qo = [Float](repeating: 0, count: 2 * 2 * PagedAttention.tileRows * 16)
+        var qo = [Float](repeating: 0, count: 2 * 2 * PagedAttention.tileRows * 16)   // one worker's regions
         var scores = [Float](repeating: 0, count: shape.group * ctx)   // [group, context]
         k.withUnsafeMutableBufferPointer { kp in v.withUnsafeMutableBufferPointer { vp in
             let kv = PagedLayerKV(k: kp.baseAddress!, v: vp.baseAddress!, blockSize: bs, nKVHeads: 2, headDim: 16)

@@ -2,7 +2,8 @@ import BenchSupport
 import Benchmark
 import Tensor
 
-// Tensor kernels at SmolLM2-135M's shapes: the projections (BLAS.linear, i.e. SGEMV at M = 1 and SGEMM above),
+// Tensor kernels at SmolLM2-135M's shapes: the projections over quantized weights (WeightMatrix.linear, every format,
+// rows 1/4/8/32/512, both precisions),
 // paged attention over shuffled KV blocks, and dequantization of the GGUF block formats.
 
 /// SmolLM2-135M: dim 576, 9 query heads and 3 KV heads of 64, FFN 1536, vocabulary 49152.
@@ -40,16 +41,51 @@ struct LinearCase: @unchecked Sendable {
     }
 }
 
+/// A projection's weights in one format (random valid blocks), its input and output.
+struct QuantCase: @unchecked Sendable {
+    let m: Int
+    let w: WeightMatrix
+    let x: Floats, y: Floats
+    init(format: GGMLType, m: Int, inF: Int, outF: Int) {
+        self.m = m
+        var rng = SplitMix64(seed: 21)
+        var bytes = (0..<(outF * format.rowBytes(inF))).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        // finite scales: f16 0x2000 (≈ 0.0078) in each block's scale (and minimum) fields
+        if format.blockSize == 32 {
+            let fields = format == .q4_1 ? 2 : 1
+            for b in 0..<(bytes.count / format.bytesPerBlock) {
+                for f in 0..<fields { bytes[b * format.bytesPerBlock + 2 * f] = 0; bytes[b * format.bytesPerBlock + 2 * f + 1] = 0x20 }
+            }
+        } else if format != .f32 {
+            for i in stride(from: 1, to: bytes.count, by: 2) { bytes[i] &= 0x3B }   // no NaN/Inf halves
+        } else {
+            for i in stride(from: 3, to: bytes.count, by: 4) { bytes[i] = 0x3C }
+        }
+        w = bytes.withUnsafeBytes { WeightMatrix(format: format, rows: outF, cols: inF, copying: $0.baseAddress!) }
+        x = Floats(m * inF, seed: 1); y = Floats(m * outF, seed: 3)
+    }
+}
+
+/// `WeightMatrix.linear` per format × rows at SmolLM2's projections, in each precision: weight bytes streamed per
+/// second (GB/s, the decode roof is the machine's read bandwidth) and multiply-adds ×2 per second (GOP/s).
 func registerLinear() {
-    for (name, inF, outF) in Smol.projections {
-        for m in [1, 32, 512] {
-            let flops = 2.0 * Double(m * inF * outF)
-            Benchmark("linear \(name) M=\(m)", configuration: .init(metrics: [.wallClock, .gflops])) { benchmark, c in
-                benchmark.recordRate(.gflops, units: flops / 1e9) {
-                    BLAS.linear(c.x.p, rows: c.m, inFeatures: c.inF, weight: c.w.p, outFeatures: c.outF, into: c.y.p)
+    let formats: [GGMLType] = [.q4_0, .q4_1, .q8_0, .f16, .bf16, .f32]
+    for (name, inF, outF) in Smol.projections where name.hasPrefix("gate_up") || name.hasPrefix("lm_head") || name.hasPrefix("down") {
+        for format in formats {
+            for m in [1, 4, 8, 32, 512] {
+                for precision in Precision.allCases where precision == .exact || [.q4_0, .q4_1, .q8_0].contains(format) {
+                    let ops = 2.0 * Double(m * inF * outF), bytes = Double(outF * format.rowBytes(inF))
+                    Benchmark("linear \(format) \(name) M=\(m) \(precision)",
+                              configuration: .init(metrics: [.wallClock, .gops, .gigabytesPerSecond])) { benchmark, c in
+                        let t0 = ContinuousClock.now
+                        c.w.linear(c.x.p, rows: c.m, into: c.y.p, precision: precision)
+                        let s = (ContinuousClock.now - t0) / .seconds(1)
+                        benchmark.measurement(.gops, Int(ops / s / 1e9))
+                        benchmark.measurement(.gigabytesPerSecond, Int(bytes / s / 1e9))
+                    } setup: {
+                        QuantCase(format: format, m: m, inF: inF, outF: outF)
+                    }
                 }
-            } setup: {
-                LinearCase(m: m, inF: inF, outF: outF)
             }
         }
     }
@@ -181,7 +217,7 @@ func registerDequant() {
     Benchmark("dequant Q4_1 576×1536", configuration: .init(metrics: [.wallClock, .elementsPerSecond])) { benchmark, c in
         c.src.withUnsafeBytes { src in
             benchmark.recordRate(.elementsPerSecond, units: Double(n)) {
-                Dequant.q4_1(src.baseAddress!, count: n, into: c.dst.p)
+                GGMLType.q4_1.dequantize(src.baseAddress!, count: n, into: c.dst.p)
             }
         }
     } setup: { DequantCase(blockBytes: 20, halves: [0x2C00, 0xAC00]) }   // d = 1/16, m = -1/16
@@ -189,7 +225,7 @@ func registerDequant() {
     Benchmark("dequant Q8_0 576×1536", configuration: .init(metrics: [.wallClock, .elementsPerSecond])) { benchmark, c in
         c.src.withUnsafeBytes { src in
             benchmark.recordRate(.elementsPerSecond, units: Double(n)) {
-                Dequant.q8_0(src.baseAddress!, count: n, into: c.dst.p)
+                GGMLType.q8_0.dequantize(src.baseAddress!, count: n, into: c.dst.p)
             }
         }
     } setup: { DequantCase(blockBytes: 34, halves: [0x2000]) }   // d = 1/128

@@ -40,6 +40,8 @@ public struct BenchInputError: Error, CustomStringConvertible {
 public extension BenchmarkMetric {
     static var tokensPerSecond: BenchmarkMetric { .custom("tokens/s", polarity: .prefersLarger, useScalingFactor: false) }
     static var gflops: BenchmarkMetric { .custom("GFLOP/s", polarity: .prefersLarger, useScalingFactor: false) }
+    static var gops: BenchmarkMetric { .custom("GOP/s", polarity: .prefersLarger, useScalingFactor: false) }
+    static var gigabytesPerSecond: BenchmarkMetric { .custom("GB/s", polarity: .prefersLarger, useScalingFactor: false) }
     static var bytesPerSecond: BenchmarkMetric { .custom("bytes/s", polarity: .prefersLarger, useScalingFactor: false) }
     static var elementsPerSecond: BenchmarkMetric {
         .custom("elements/s", polarity: .prefersLarger, useScalingFactor: false)

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Tensor element types this engine can read (ggml numbering). Other ggml types are rejected at parse time
 /// with their ggml name (see `GGMLType.name(ofRawType:)`).
 public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
@@ -8,24 +10,19 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case q8_0 = 8
     case bf16 = 30
 
-    /// Elements per block: 1 for f32/f16/bf16, 32 for the quantized formats.
-    public var blockSize: Int {
-        switch self {
-        case .f32, .f16, .bf16: 1
-        case .q4_0, .q4_1, .q8_0: 32
-        }
-    }
+    /// Elements per block: 1 for f32/f16/bf16, 32 for the quantized formats (the geometry lives in CQuant.h).
+    public var blockSize: Int { Int(swl_type_block_elems(Int32(rawValue))) }
 
     /// Bytes per block: f32 4, f16 2, bf16 2, q4_0 18 (f16 scale + 16 nibble bytes),
     /// q4_1 20 (f16 scale, f16 min + 16 nibble bytes), q8_0 34 (f16 scale + 32 int8).
-    public var bytesPerBlock: Int {
-        switch self {
-        case .f32: 4
-        case .f16, .bf16: 2
-        case .q4_0: 18
-        case .q4_1: 20
-        case .q8_0: 34
-        }
+    public var bytesPerBlock: Int { Int(swl_type_block_bytes(Int32(rawValue))) }
+
+    /// Bytes of one row of `elements` values (a whole number of blocks).
+    public func rowBytes(_ elements: Int) -> Int { elements / blockSize * bytesPerBlock }
+
+    /// dst[0..<count] = the first `count` values at `src` (count a multiple of the block size).
+    public func dequantize(_ src: UnsafeRawPointer, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        swl_dequant(Int32(rawValue), src, dst, count)
     }
 
     /// Alignment a block needs in memory (its widest scalar field).

@@ -1,0 +1,660 @@
+// Weight formats and the matmul over them: block geometry, dequantization, and swl_linear's kernel paths
+// (streaming GEMV on fp32 activations, dequantized panel + SGEMM, int8 dot products), each per ISA level.
+#include "CQuant.h"
+#include "CBLAS.h"
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define SWL_X86 1
+#endif
+#pragma clang diagnostic ignored "-Wpsabi"
+
+// ---------------------------------------------------------------------------------------------------------
+// Geometry and scalar conversion
+
+int swl_type_block_elems(int t) {
+    switch (t) {
+    case SWL_T_F32: case SWL_T_F16: case SWL_T_BF16: return 1;
+    case SWL_T_Q4_0: case SWL_T_Q4_1: case SWL_T_Q8_0: return 32;
+    default: return 0;
+    }
+}
+
+int swl_type_block_bytes(int t) {
+    switch (t) {
+    case SWL_T_F32: return 4;
+    case SWL_T_F16: case SWL_T_BF16: return 2;
+    case SWL_T_Q4_0: return 18;
+    case SWL_T_Q4_1: return 20;
+    case SWL_T_Q8_0: return 34;
+    default: return 0;
+    }
+}
+
+static inline uint16_t ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+static inline float h2f(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
+    if (exp == 0) {
+        if (man == 0) bits = sign;
+        else {   // subnormal: renormalise
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) { man <<= 1; exp--; }
+            bits = sign | (exp << 23) | ((man & 0x3FF) << 13);
+        }
+    } else if (exp == 31) bits = sign | 0x7F800000 | (man << 13);
+    else bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float bf2f(uint16_t b) { uint32_t bits = (uint32_t)b << 16; float f; memcpy(&f, &bits, 4); return f; }
+
+/// One block (or element, for the float formats) to floats.
+static inline void deq_block(int t, const uint8_t *p, float *o) {
+    switch (t) {
+    case SWL_T_F32: memcpy(o, p, 4); break;
+    case SWL_T_F16: o[0] = h2f(ld16(p)); break;
+    case SWL_T_BF16: o[0] = bf2f(ld16(p)); break;
+    case SWL_T_Q8_0: {
+        float d = h2f(ld16(p));
+        for (int j = 0; j < 32; j++) o[j] = (float)(int8_t)p[2 + j] * d;
+        break;
+    }
+    case SWL_T_Q4_0: {   // element j < 16: low nibble of byte j; j + 16: its high nibble; x = (q - 8)·d
+        float d = h2f(ld16(p));
+        for (int j = 0; j < 16; j++) {
+            o[j] = (float)((p[2 + j] & 0xF) - 8) * d;
+            o[j + 16] = (float)((p[2 + j] >> 4) - 8) * d;
+        }
+        break;
+    }
+    case SWL_T_Q4_1: {   // x = q·d + m
+        float d = h2f(ld16(p)), m = h2f(ld16(p + 2));
+        for (int j = 0; j < 16; j++) {
+            o[j] = (float)(p[4 + j] & 0xF) * d + m;
+            o[j + 16] = (float)(p[4 + j] >> 4) * d + m;
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+void swl_dequant(int t, const void *src, float *dst, long n) {
+    int be = swl_type_block_elems(t), bb = swl_type_block_bytes(t);
+    if (be == 0) return;
+    const uint8_t *p = src;
+    if (t == SWL_T_F32) { memcpy(dst, src, (size_t)n * 4); return; }
+    for (long i = 0; i < n; i += be, p += bb) deq_block(t, p, dst + i);
+}
+
+void swl_matrix_rows(const swl_matrix *W, int r0, int n, float *dst) {
+    for (int r = 0; r < n; r++)
+        swl_dequant(W->type, (const uint8_t *)W->data + (size_t)(r0 + r) * W->row_bytes, dst + (size_t)r * W->cols,
+                    W->cols);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ISA selection
+
+static int isa_best_cached = -1, isa_current = -1;
+
+int swl_isa_best(void) {
+    if (isa_best_cached >= 0) return isa_best_cached;
+    int best = SWL_ISA_PORTABLE;
+#ifdef SWL_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        unsigned a, b, c, d;   // F16C: CPUID.1:ECX bit 29
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1)) best = SWL_ISA_AVX2;
+    }
+#endif
+    isa_best_cached = best;
+    return best;
+}
+
+int swl_isa_set(int isa) {
+    int best = swl_isa_best();
+    isa_current = isa < 0 ? 0 : (isa > best ? best : isa);
+    return isa_current;
+}
+
+int swl_isa_get(void) {
+    if (isa_current < 0) {
+        const char *e = getenv("SWIFTLET_ISA");
+        int want = swl_isa_best();
+        if (e && !strcmp(e, "portable")) want = SWL_ISA_PORTABLE;
+        else if (e && !strcmp(e, "avx2")) want = SWL_ISA_AVX2;
+        swl_isa_set(want);
+    }
+    return isa_current;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Activation preparation: per-row, per-32-block sums (exact Q4 paths) and int8 quantization (fast paths).
+
+typedef struct {
+    int M, K, nb;
+    const float *X;
+    int ldx;
+    float *xsum;      // [M][nb] Σ x over the block (exact) or d·Σq (int8)
+    int8_t *xq;       // [M][K]
+    float *xd;        // [M][nb]
+} act_t;
+
+static void act_sums(act_t *a, int r) {
+    const float *x = a->X + (size_t)r * a->ldx;
+    float *s = a->xsum + (size_t)r * a->nb;
+    for (int b = 0; b < a->nb; b++) {
+        float acc = 0;
+        for (int j = 0; j < 32; j++) acc += x[b * 32 + j];
+        s[b] = acc;
+    }
+}
+
+static void act_quant_portable(act_t *a, int r) {
+    const float *x = a->X + (size_t)r * a->ldx;
+    int8_t *q = a->xq + (size_t)r * a->K;
+    for (int b = 0; b < a->nb; b++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) { float v = fabsf(x[b * 32 + j]); amax = v > amax ? v : amax; }
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            int v = (int)lrintf(x[b * 32 + j] * id);
+            v = v > 127 ? 127 : (v < -127 ? -127 : v);
+            q[b * 32 + j] = (int8_t)v;
+            sum += v;
+        }
+        a->xd[(size_t)r * a->nb + b] = d;
+        a->xsum[(size_t)r * a->nb + b] = d * (float)sum;
+    }
+}
+
+#ifdef SWL_X86
+__attribute__((target("avx2,fma,f16c")))
+static void act_quant_avx2(act_t *a, int r) {
+    const float *x = a->X + (size_t)r * a->ldx;
+    int8_t *q = a->xq + (size_t)r * a->K;
+    const __m256 signbit = _mm256_set1_ps(-0.0f);
+    for (int b = 0; b < a->nb; b++) {
+        const float *xb = x + b * 32;
+        __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8), v2 = _mm256_loadu_ps(xb + 16),
+               v3 = _mm256_loadu_ps(xb + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signbit, v0), _mm256_andnot_ps(signbit, v1)),
+                                 _mm256_max_ps(_mm256_andnot_ps(signbit, v2), _mm256_andnot_ps(signbit, v3)));
+        __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        __m256 mul = _mm256_set1_ps(id);
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, mul)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, mul)),
+                i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, mul)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, mul));
+        __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+        __m128i s4 = _mm_add_epi32(_mm256_extracti128_si256(s, 1), _mm256_castsi256_si128(s));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        int sum = _mm_cvtsi128_si32(s4);
+        // pack to int8 in element order: packs interleave 128-bit lanes, the permute undoes it
+        __m256i p01 = _mm256_packs_epi32(i0, i1), p23 = _mm256_packs_epi32(i2, i3);
+        __m256i p = _mm256_packs_epi16(p01, p23);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(q + b * 32), p);
+        a->xd[(size_t)r * a->nb + b] = d;
+        a->xsum[(size_t)r * a->nb + b] = d * (float)sum;
+    }
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------------------
+// Kernels. Each computes output features [n0, n1) for R ≤ 4 activation rows.
+
+typedef struct {
+    const swl_matrix *W;
+    const float *X;
+    int ldx;
+    float *Y;
+    int ldy;
+    int acc;
+    const act_t *act;
+} job_t;
+
+static inline void store(const job_t *j, int r, int n, float v) {
+    float *y = j->Y + (size_t)r * j->ldy + n;
+    *y = j->acc ? *y + v : v;
+}
+
+// Portable GEMV: one block dequantized to floats at a time, dotted with each row.
+static void gemv_portable(const job_t *j, int r0, int R, int n0, int n1) {
+    const swl_matrix *W = j->W;
+    int be = swl_type_block_elems(W->type), bb = swl_type_block_bytes(W->type);
+    int K = W->cols;
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+        float acc[4] = {0, 0, 0, 0}, w[32];
+        for (int k = 0; k < K; k += be, row += bb) {
+            deq_block(W->type, row, w);
+            for (int r = 0; r < R; r++) {
+                const float *x = j->X + (size_t)(r0 + r) * j->ldx + k;
+                float s = 0;
+                for (int e = 0; e < be; e++) s += w[e] * x[e];
+                acc[r] += s;
+            }
+        }
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, acc[r]);
+    }
+}
+
+// Portable int8: the same arithmetic as the vector path (integer block dots, float scales).
+static void int8_portable(const job_t *j, int r0, int R, int n0, int n1) {
+    const swl_matrix *W = j->W;
+    const act_t *a = j->act;
+    int nb = a->nb, t = W->type, bb = swl_type_block_bytes(t);
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+        for (int r = 0; r < R; r++) {
+            const int8_t *xq = a->xq + (size_t)(r0 + r) * a->K;
+            const float *xd = a->xd + (size_t)(r0 + r) * nb, *xs = a->xsum + (size_t)(r0 + r) * nb;
+            float acc = 0;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *p = row + (size_t)b * bb;
+                const int8_t *x = xq + b * 32;
+                int dot = 0;
+                float dw = h2f(ld16(p));
+                if (t == SWL_T_Q8_0) {
+                    for (int e = 0; e < 32; e++) dot += (int8_t)p[2 + e] * x[e];
+                    acc += dw * xd[b] * (float)dot;
+                } else {
+                    const uint8_t *qs = p + (t == SWL_T_Q4_1 ? 4 : 2);
+                    for (int e = 0; e < 16; e++) dot += (qs[e] & 0xF) * x[e] + (qs[e] >> 4) * x[e + 16];
+                    float off = t == SWL_T_Q4_1 ? h2f(ld16(p + 2)) : -8.0f * dw;
+                    acc += dw * xd[b] * (float)dot + off * xs[b];
+                }
+            }
+            store(j, r0 + r, n, acc);
+        }
+    }
+}
+
+#ifdef SWL_X86
+#define AVX2 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline
+#define AVX2F __attribute__((target("avx2,fma,f16c"))) static
+
+AVX2 float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 float f16s(const uint8_t *p) { return _cvtsh_ss(ld16(p)); }
+
+// Exact GEMV on the legacy quants. Q4_x: Σ w·x = d·Σ q·x + c·Σx per block (c = −8d for Q4_0, m for Q4_1),
+// so the nibbles are converted once and Σx comes from the precomputed block sums. Bodies take R (1-4 rows) as
+// a constant so that accumulators stay in registers; ROWS_DISPATCH makes the four instances.
+#define ROWS_DISPATCH(NAME, BODY, ...)                                                                        \
+    AVX2F void NAME##_1(const job_t *j, int r0, int n0, int n1) { BODY(j, r0, 1, n0, n1, __VA_ARGS__); }       \
+    AVX2F void NAME##_2(const job_t *j, int r0, int n0, int n1) { BODY(j, r0, 2, n0, n1, __VA_ARGS__); }       \
+    AVX2F void NAME##_3(const job_t *j, int r0, int n0, int n1) { BODY(j, r0, 3, n0, n1, __VA_ARGS__); }       \
+    AVX2F void NAME##_4(const job_t *j, int r0, int n0, int n1) { BODY(j, r0, 4, n0, n1, __VA_ARGS__); }       \
+    static void NAME(const job_t *j, int r0, int R, int n0, int n1) {                                         \
+        switch (R) {                                                                                          \
+        case 1: NAME##_1(j, r0, n0, n1); break;                                                               \
+        case 2: NAME##_2(j, r0, n0, n1); break;                                                               \
+        case 3: NAME##_3(j, r0, n0, n1); break;                                                               \
+        default: NAME##_4(j, r0, n0, n1); break;                                                              \
+        }                                                                                                     \
+    }
+
+AVX2 void gemv_q4_body(const job_t *j, int r0, const int R, int n0, int n1, const int qoff, const int hasmin) {
+    const swl_matrix *W = j->W;
+    const act_t *a = j->act;
+    const int nb = a->nb;
+    const __m256i m4 = _mm256_set1_epi32(0xF);
+    const float *xr[4];
+    const float *xs[4];
+    for (int r = 0; r < R; r++) {
+        xr[r] = j->X + (size_t)(r0 + r) * j->ldx;
+        xs[r] = a->xsum + (size_t)(r0 + r) * nb;
+    }
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+        __m256 acc[4], off[4];
+        for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *p = row + (size_t)b * (qoff + 16);
+            float d = f16s(p);
+            __m256 dv = _mm256_set1_ps(d), cv = _mm256_set1_ps(hasmin ? f16s(p + 2) : -8.0f * d);
+            __m256i v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + qoff)));
+            __m256i v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + qoff + 8)));
+            __m256 w0 = _mm256_cvtepi32_ps(_mm256_and_si256(v0, m4));
+            __m256 w1 = _mm256_cvtepi32_ps(_mm256_and_si256(v1, m4));
+            __m256 w2 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v0, 4));
+            __m256 w3 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v1, 4));
+            for (int r = 0; r < R; r++) {
+                const float *x = xr[r] + b * 32;
+                __m256 s = _mm256_mul_ps(w0, _mm256_loadu_ps(x));
+                s = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + 8), s);
+                s = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x + 16), s);
+                s = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x + 24), s);
+                acc[r] = _mm256_fmadd_ps(s, dv, acc[r]);
+                off[r] = _mm256_fmadd_ps(cv, _mm256_broadcast_ss(xs[r] + b), off[r]);
+            }
+        }
+        // off holds the same value in every lane
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]) + _mm256_cvtss_f32(off[r]));
+    }
+}
+#define GEMV_Q4_0(j, r0, R, n0, n1, _) gemv_q4_body(j, r0, R, n0, n1, 2, 0)
+#define GEMV_Q4_1(j, r0, R, n0, n1, _) gemv_q4_body(j, r0, R, n0, n1, 4, 1)
+ROWS_DISPATCH(gemv_q4_0_avx2, GEMV_Q4_0, 0)
+ROWS_DISPATCH(gemv_q4_1_avx2, GEMV_Q4_1, 0)
+
+AVX2 void gemv_q8_body(const job_t *j, int r0, const int R, int n0, int n1) {
+    const swl_matrix *W = j->W;
+    const int nb = W->cols / 32;
+    const float *xr[4];
+    for (int r = 0; r < R; r++) xr[r] = j->X + (size_t)(r0 + r) * j->ldx;
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+        __m256 acc[4];
+        for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *p = row + (size_t)b * 34;
+            __m256 dv = _mm256_set1_ps(f16s(p));
+            __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 2))));
+            __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 10))));
+            __m256 w2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 18))));
+            __m256 w3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 26))));
+            for (int r = 0; r < R; r++) {
+                const float *x = xr[r] + b * 32;
+                __m256 s = _mm256_mul_ps(w0, _mm256_loadu_ps(x));
+                s = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + 8), s);
+                s = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x + 16), s);
+                s = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x + 24), s);
+                acc[r] = _mm256_fmadd_ps(s, dv, acc[r]);
+            }
+        }
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]));
+    }
+}
+#define GEMV_Q8(j, r0, R, n0, n1, _) gemv_q8_body(j, r0, R, n0, n1)
+ROWS_DISPATCH(gemv_q8_0_avx2, GEMV_Q8, 0)
+
+// Float formats: 8 weights a step, converted in registers.
+AVX2 __m256 ld8_f32(const uint8_t *p) { return _mm256_loadu_ps((const float *)p); }
+AVX2 __m256 ld8_f16(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+AVX2 __m256 ld8_bf16(const uint8_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+static inline float sc_f32(const uint8_t *p) { float f; memcpy(&f, p, 4); return f; }
+static inline float sc_f16(const uint8_t *p) { return h2f(ld16(p)); }
+static inline float sc_bf16(const uint8_t *p) { return bf2f(ld16(p)); }
+
+AVX2 void gemv_float_body(const job_t *j, int r0, const int R, int n0, int n1, const int esz) {
+    const swl_matrix *W = j->W;
+    const int K = W->cols, K16 = K & ~15;
+    const float *xr[4];
+    for (int r = 0; r < R; r++) xr[r] = j->X + (size_t)(r0 + r) * j->ldx;
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+        __m256 acc[4], acc2[4];
+        for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); acc2[r] = _mm256_setzero_ps(); }
+        for (int k = 0; k < K16; k += 16) {
+            __m256 w0 = esz == 4 ? ld8_f32(row + (size_t)k * 4) : esz == 2 ? ld8_f16(row + (size_t)k * 2) : ld8_bf16(row + (size_t)k * 2);
+            __m256 w1 = esz == 4 ? ld8_f32(row + (size_t)k * 4 + 32) : esz == 2 ? ld8_f16(row + (size_t)k * 2 + 16) : ld8_bf16(row + (size_t)k * 2 + 16);
+            for (int r = 0; r < R; r++) {
+                acc[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr[r] + k), acc[r]);
+                acc2[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr[r] + k + 8), acc2[r]);
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            float s = hsum8(_mm256_add_ps(acc[r], acc2[r]));
+            for (int k = K16; k < K; k++)
+                s += (esz == 4 ? sc_f32(row + (size_t)k * 4) : esz == 2 ? sc_f16(row + (size_t)k * 2) : sc_bf16(row + (size_t)k * 2)) * xr[r][k];
+            store(j, r0 + r, n, s);
+        }
+    }
+}
+#define GEMV_F32(j, r0, R, n0, n1, _) gemv_float_body(j, r0, R, n0, n1, 4)
+#define GEMV_F16(j, r0, R, n0, n1, _) gemv_float_body(j, r0, R, n0, n1, 2)
+#define GEMV_BF16(j, r0, R, n0, n1, _) gemv_float_body(j, r0, R, n0, n1, 3)
+ROWS_DISPATCH(gemv_f32_avx2, GEMV_F32, 0)
+ROWS_DISPATCH(gemv_f16_avx2, GEMV_F16, 0)
+ROWS_DISPATCH(gemv_bf16_avx2, GEMV_BF16, 0)
+
+// int8 dot products: maddubs (u8 × s8 → pairs of i16), madd with ones (→ i32), scaled per block in float.
+AVX2 __m256 dot_u8s8(__m256i u, __m256i s) {
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+
+AVX2 void int8_body(const job_t *j, int r0, const int R, int n0, int n1, const int type) {
+    const swl_matrix *W = j->W;
+    const act_t *a = j->act;
+    const int nb = a->nb;
+    const int bb = type == SWL_T_Q8_0 ? 34 : type == SWL_T_Q4_1 ? 20 : 18, qoff = type == SWL_T_Q4_1 ? 4 : 2;
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    const int8_t *xq[4];
+    const float *xd[4], *xs[4];
+    for (int r = 0; r < R; r++) {
+        xq[r] = a->xq + (size_t)(r0 + r) * a->K;
+        xd[r] = a->xd + (size_t)(r0 + r) * nb;
+        xs[r] = a->xsum + (size_t)(r0 + r) * nb;
+    }
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+        __m256 acc[4], off[4];
+        for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *p = row + (size_t)b * bb;
+            float d = f16s(p);
+            __m256 dv = _mm256_set1_ps(d);
+            if (type == SWL_T_Q8_0) {
+                __m256i w = _mm256_loadu_si256((const __m256i *)(p + 2));
+                __m256i aw = _mm256_sign_epi8(w, w);
+                for (int r = 0; r < R; r++) {
+                    __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
+                    __m256 sc = _mm256_mul_ps(dv, _mm256_broadcast_ss(xd[r] + b));
+                    acc[r] = _mm256_fmadd_ps(dot_u8s8(aw, _mm256_sign_epi8(x, w)), sc, acc[r]);
+                }
+            } else {
+                __m256 cv = _mm256_set1_ps(type == SWL_T_Q4_1 ? f16s(p + 2) : -8.0f * d);
+                __m128i raw = _mm_loadu_si128((const __m128i *)(p + qoff));
+                __m256i wq = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_and_si128(raw, m4));
+                for (int r = 0; r < R; r++) {
+                    __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
+                    __m256 sc = _mm256_mul_ps(dv, _mm256_broadcast_ss(xd[r] + b));
+                    acc[r] = _mm256_fmadd_ps(dot_u8s8(wq, x), sc, acc[r]);
+                    off[r] = _mm256_fmadd_ps(cv, _mm256_broadcast_ss(xs[r] + b), off[r]);
+                }
+            }
+        }
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]) + _mm256_cvtss_f32(off[r]));
+    }
+}
+#define INT8_Q4_0(j, r0, R, n0, n1, _) int8_body(j, r0, R, n0, n1, SWL_T_Q4_0)
+#define INT8_Q4_1(j, r0, R, n0, n1, _) int8_body(j, r0, R, n0, n1, SWL_T_Q4_1)
+#define INT8_Q8_0(j, r0, R, n0, n1, _) int8_body(j, r0, R, n0, n1, SWL_T_Q8_0)
+ROWS_DISPATCH(int8_q4_0_avx2, INT8_Q4_0, 0)
+ROWS_DISPATCH(int8_q4_1_avx2, INT8_Q4_1, 0)
+ROWS_DISPATCH(int8_q8_0_avx2, INT8_Q8_0, 0)
+#endif
+
+typedef void (*kernel_fn)(const job_t *, int r0, int R, int n0, int n1);
+
+static kernel_fn gemv_kernel(int type, int isa) {
+#ifdef SWL_X86
+    if (isa >= SWL_ISA_AVX2) switch (type) {
+        case SWL_T_Q4_0: return gemv_q4_0_avx2;
+        case SWL_T_Q4_1: return gemv_q4_1_avx2;
+        case SWL_T_Q8_0: return gemv_q8_0_avx2;
+        case SWL_T_F32: return gemv_f32_avx2;
+        case SWL_T_F16: return gemv_f16_avx2;
+        case SWL_T_BF16: return gemv_bf16_avx2;
+        }
+#endif
+    (void)type; (void)isa;
+    return gemv_portable;
+}
+
+static kernel_fn int8_kernel(int type, int isa) {
+    if (type != SWL_T_Q4_0 && type != SWL_T_Q4_1 && type != SWL_T_Q8_0) return NULL;
+#ifdef SWL_X86
+    if (isa >= SWL_ISA_AVX2) switch (type) {
+        case SWL_T_Q4_0: return int8_q4_0_avx2;
+        case SWL_T_Q4_1: return int8_q4_1_avx2;
+        case SWL_T_Q8_0: return int8_q8_0_avx2;
+        }
+#endif
+    return int8_portable;
+}
+
+/// Does the exact GEMV need Σx per block (Q4 formats on the vector path)?
+static int gemv_needs_sums(int type, int isa) {
+    return isa >= SWL_ISA_AVX2 && (type == SWL_T_Q4_0 || type == SWL_T_Q4_1);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scratch (grown under linear_mu; one swl_linear runs at a time)
+
+static pthread_mutex_t linear_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct { void *p; size_t cap; } act_buf;
+static struct { float *p; size_t cap; } panels[256];
+
+static void *grow(void **p, size_t *cap, size_t need) {
+    if (need > *cap) {
+        free(*p);
+        size_t n = need + need / 2;
+        *p = aligned_alloc(64, (n + 63) / 64 * 64);
+        *cap = n;
+    }
+    return *p;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Dispatch
+
+typedef struct {
+    job_t job;
+    kernel_fn kern;
+    int M, path, prep;      // prep: 0 none, 1 block sums, 2 int8 quantization
+    int isa;
+    act_t *act;
+} task_t;
+
+/// Output features split evenly (in multiples of 8 where there are enough) over nth workers.
+static void split(int N, int tid, int nth, int *n0, int *n1) {
+    int units = (N + 7) / 8;
+    if (units < nth) { *n0 = (int)((long)N * tid / nth); *n1 = (int)((long)N * (tid + 1) / nth); return; }
+    int u0 = (int)((long)units * tid / nth), u1 = (int)((long)units * (tid + 1) / nth);
+    *n0 = u0 * 8;
+    *n1 = u1 * 8 < N ? u1 * 8 : N;
+}
+
+static void prep_task(void *ctx, int tid, int nth) {
+    task_t *t = ctx;
+    for (int r = tid; r < t->M; r += nth) {
+        if (t->prep == 1) act_sums(t->act, r);
+        else {
+#ifdef SWL_X86
+            if (t->isa >= SWL_ISA_AVX2) { act_quant_avx2(t->act, r); continue; }
+#endif
+            act_quant_portable(t->act, r);
+        }
+    }
+}
+
+// Rows are taken 4 at a time so that a weight block unpacked once serves four activation rows; output
+// features are walked in chunks that stay in L1/L2 while every row tile passes over them.
+static void rows_task(void *ctx, int tid, int nth) {
+    task_t *t = ctx;
+    int n0, n1;
+    split(t->job.W->rows, tid, nth, &n0, &n1);
+    if (n0 >= n1) return;
+    size_t chunkBytes = 16384;
+    int chunk = (int)(chunkBytes / (t->job.W->row_bytes ? t->job.W->row_bytes : 1));
+    if (chunk < 8) chunk = 8;
+    if (t->M <= 4) { t->kern(&t->job, 0, t->M, n0, n1); return; }
+    for (int rb = 0; rb < t->M; rb += 64) {
+        int re = rb + 64 < t->M ? rb + 64 : t->M;
+        for (int c0 = n0; c0 < n1; c0 += chunk) {
+            int c1 = c0 + chunk < n1 ? c0 + chunk : n1;
+            for (int r = rb; r < re; r += 4) t->kern(&t->job, r, re - r < 4 ? re - r : 4, c0, c1);
+        }
+    }
+}
+
+static void panel_task(void *ctx, int tid, int nth) {
+    task_t *t = ctx;
+    const swl_matrix *W = t->job.W;
+    int n0, n1;
+    split(W->rows, tid, nth, &n0, &n1);
+    if (n0 >= n1) return;
+    int K = W->cols;
+    float beta = t->job.acc ? 1.0f : 0.0f;
+    if (W->type == SWL_T_F32 && W->row_bytes == (size_t)K * 4) {
+        swl_sgemm(0, 1, t->M, n1 - n0, K, 1.0f, t->job.X, t->job.ldx, (const float *)W->data + (size_t)n0 * K, K,
+                  beta, t->job.Y + n0, t->job.ldy);
+        return;
+    }
+    // a panel of NB dequantized rows, about 256 KiB, reused by all M activation rows
+    int NB = (int)(65536 / K);
+    NB = NB < 8 ? 8 : (NB > 256 ? 256 : NB / 8 * 8);
+    float *panel = grow((void **)&panels[tid].p, &panels[tid].cap, (size_t)NB * K * sizeof(float));
+    for (int c0 = n0; c0 < n1; c0 += NB) {
+        int nbr = c0 + NB < n1 ? NB : n1 - c0;
+        swl_matrix_rows(W, c0, nbr, panel);
+        swl_sgemm(0, 1, t->M, nbr, K, 1.0f, t->job.X, t->job.ldx, panel, K, beta, t->job.Y + c0, t->job.ldy);
+    }
+}
+
+int swl_linear_choose(const swl_matrix *W, int M, int precision) {
+    int isa = swl_isa_get();
+    if (precision == SWL_PREC_FAST && int8_kernel(W->type, isa) && W->cols % 32 == 0) return SWL_PATH_INT8;
+    if (M <= 8) return SWL_PATH_GEMV;
+    return SWL_PATH_PANEL;
+}
+
+void swl_linear_path(const swl_matrix *W, const float *X, int ldx, int M, float *Y, int ldy, int accumulate,
+                     int path) {
+    if (M <= 0 || W->rows <= 0) return;
+    int isa = swl_isa_get();
+    if (path == SWL_PATH_AUTO) path = swl_linear_choose(W, M, SWL_PREC_EXACT);
+    if (path == SWL_PATH_INT8 && (!int8_kernel(W->type, isa) || W->cols % 32)) path = SWL_PATH_PANEL;
+    task_t t = {.job = {W, X, ldx, Y, ldy, accumulate, NULL}, .M = M, .path = path, .isa = isa};
+    act_t act = {.M = M, .K = W->cols, .nb = W->cols / 32, .X = X, .ldx = ldx};
+    pthread_mutex_lock(&linear_mu);
+    if (path == SWL_PATH_INT8) t.prep = 2;
+    else if (path == SWL_PATH_GEMV && gemv_needs_sums(W->type, isa)) t.prep = 1;
+    if (t.prep) {
+        size_t nbf = (size_t)M * act.nb * sizeof(float);
+        size_t need = 2 * nbf + (t.prep == 2 ? (size_t)M * act.K : 0) + 128;
+        uint8_t *buf = grow(&act_buf.p, &act_buf.cap, need);
+        act.xsum = (float *)buf;
+        act.xd = (float *)(buf + nbf);
+        act.xq = (int8_t *)(buf + 2 * nbf);
+        t.act = &act;
+        t.job.act = &act;
+        swl_pool_run(prep_task, &t, M < swl_pool_size() ? M : swl_pool_size());
+    }
+    int nth = swl_pool_size();
+    if ((long)W->rows * W->row_bytes * (M < 4 ? 1 : M / 4) < 65536) nth = 1;   // too small to split
+    if (path == SWL_PATH_PANEL) swl_pool_run(panel_task, &t, nth);
+    else {
+        t.kern = path == SWL_PATH_INT8 ? int8_kernel(W->type, isa) : gemv_kernel(W->type, isa);
+        swl_pool_run(rows_task, &t, nth);
+    }
+    pthread_mutex_unlock(&linear_mu);
+}
+
+void swl_linear(const swl_matrix *W, const float *X, int ldx, int M, float *Y, int ldy, int accumulate,
+                int precision) {
+    swl_linear_path(W, X, ldx, M, Y, ldy, accumulate, swl_linear_choose(W, M, precision));
+}
