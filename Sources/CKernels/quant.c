@@ -17,7 +17,7 @@
 // Geometry and scalar conversion
 
 int swl_type_block_elems(int t) {
-    switch (t) {
+    switch (t & 0xFF) {
     case SWL_T_F32: case SWL_T_F16: case SWL_T_BF16: return 1;
     case SWL_T_Q4_0: case SWL_T_Q4_1: case SWL_T_Q8_0: return 32;
     default: return 0;
@@ -25,7 +25,7 @@ int swl_type_block_elems(int t) {
 }
 
 int swl_type_block_bytes(int t) {
-    switch (t) {
+    switch (t & 0xFF) {
     case SWL_T_F32: return 4;
     case SWL_T_F16: case SWL_T_BF16: return 2;
     case SWL_T_Q4_0: return 18;
@@ -55,30 +55,54 @@ static inline float h2f(uint16_t h) {
 
 static inline float bf2f(uint16_t b) { uint32_t bits = (uint32_t)b << 16; float f; memcpy(&f, &bits, 4); return f; }
 
+/// Where block b of a row keeps its scale d, its minimum m (Q4_1) and its quants. In the file layout a block is
+/// contiguous; in the R8 layout (SWL_LAYOUT_R8) each run of 8 blocks stores its 8 scales, then its 8 minimums
+/// (Q4_1), then its 8 quant arrays, so the kernels convert 8 scales with one instruction. Row sizes are unchanged.
+typedef struct { const uint8_t *d, *m, *qs; } blkref;
+
+static inline int hdr_bytes(int t) { return (t & 0xFF) == SWL_T_Q4_1 ? 4 : 2; }
+
+static inline blkref blk_at(int t, const uint8_t *row, int nb, int b) {
+    int bb = swl_type_block_bytes(t), hb = hdr_bytes(t);
+    blkref r;
+    if (t & SWL_LAYOUT_R8) {
+        int g = b >> 3, i = b & 7, gs = nb - (g << 3) < 8 ? nb - (g << 3) : 8;
+        const uint8_t *base = row + (size_t)g * 8 * bb;
+        r.d = base + 2 * i;
+        r.m = base + 2 * gs + 2 * i;
+        r.qs = base + (size_t)gs * hb + (size_t)i * (bb - hb);
+    } else {
+        r.d = row + (size_t)b * bb;
+        r.m = r.d + 2;
+        r.qs = r.d + hb;
+    }
+    return r;
+}
+
 /// One block (or element, for the float formats) to floats.
-static inline void deq_block(int t, const uint8_t *p, float *o) {
-    switch (t) {
-    case SWL_T_F32: memcpy(o, p, 4); break;
-    case SWL_T_F16: o[0] = h2f(ld16(p)); break;
-    case SWL_T_BF16: o[0] = bf2f(ld16(p)); break;
+static inline void deq_parts(int t, blkref k, float *o) {
+    switch (t & 0xFF) {
+    case SWL_T_F32: memcpy(o, k.d, 4); break;
+    case SWL_T_F16: o[0] = h2f(ld16(k.d)); break;
+    case SWL_T_BF16: o[0] = bf2f(ld16(k.d)); break;
     case SWL_T_Q8_0: {
-        float d = h2f(ld16(p));
-        for (int j = 0; j < 32; j++) o[j] = (float)(int8_t)p[2 + j] * d;
+        float d = h2f(ld16(k.d));
+        for (int j = 0; j < 32; j++) o[j] = (float)(int8_t)k.qs[j] * d;
         break;
     }
     case SWL_T_Q4_0: {   // element j < 16: low nibble of byte j; j + 16: its high nibble; x = (q - 8)·d
-        float d = h2f(ld16(p));
+        float d = h2f(ld16(k.d));
         for (int j = 0; j < 16; j++) {
-            o[j] = (float)((p[2 + j] & 0xF) - 8) * d;
-            o[j + 16] = (float)((p[2 + j] >> 4) - 8) * d;
+            o[j] = (float)((k.qs[j] & 0xF) - 8) * d;
+            o[j + 16] = (float)((k.qs[j] >> 4) - 8) * d;
         }
         break;
     }
     case SWL_T_Q4_1: {   // x = q·d + m
-        float d = h2f(ld16(p)), m = h2f(ld16(p + 2));
+        float d = h2f(ld16(k.d)), m = h2f(ld16(k.m));
         for (int j = 0; j < 16; j++) {
-            o[j] = (float)(p[4 + j] & 0xF) * d + m;
-            o[j + 16] = (float)(p[4 + j] >> 4) * d + m;
+            o[j] = (float)(k.qs[j] & 0xF) * d + m;
+            o[j + 16] = (float)(k.qs[j] >> 4) * d + m;
         }
         break;
     }
@@ -91,13 +115,39 @@ void swl_dequant(int t, const void *src, float *dst, long n) {
     if (be == 0) return;
     const uint8_t *p = src;
     if (t == SWL_T_F32) { memcpy(dst, src, (size_t)n * 4); return; }
-    for (long i = 0; i < n; i += be, p += bb) deq_block(t, p, dst + i);
+    int nb = (int)(n / be);
+    for (int b = 0; b < nb; b++) {
+        blkref k = (t & SWL_LAYOUT_R8) ? blk_at(t, p, nb, b) : (blkref){p + (size_t)b * bb, p + (size_t)b * bb + 2,
+                                                                         p + (size_t)b * bb + hdr_bytes(t)};
+        deq_parts(t, k, dst + (size_t)b * be);
+    }
 }
 
 void swl_matrix_rows(const swl_matrix *W, int r0, int n, float *dst) {
     for (int r = 0; r < n; r++)
         swl_dequant(W->type, (const uint8_t *)W->data + (size_t)(r0 + r) * W->row_bytes, dst + (size_t)r * W->cols,
                     W->cols);
+}
+
+int swl_repacked_type(int t) {
+    return (t == SWL_T_Q4_0 || t == SWL_T_Q4_1 || t == SWL_T_Q8_0) ? (t | SWL_LAYOUT_R8) : t;
+}
+
+void swl_repack_rows(int t, const void *src, void *dst, long rows, int cols) {
+    int rt = swl_repacked_type(t), bb = swl_type_block_bytes(t), nb = cols / swl_type_block_elems(t), hb = hdr_bytes(t);
+    size_t rb = (size_t)nb * bb;
+    if (rt == t) { memcpy(dst, src, rb * rows); return; }
+    for (long r = 0; r < rows; r++) {
+        const uint8_t *in = (const uint8_t *)src + r * rb;
+        uint8_t *out = (uint8_t *)dst + r * rb;
+        for (int b = 0; b < nb; b++) {
+            blkref o = blk_at(rt, out, nb, b);
+            const uint8_t *i = in + (size_t)b * bb;
+            memcpy((uint8_t *)o.d, i, 2);
+            if (hb == 4) memcpy((uint8_t *)o.m, i + 2, 2);
+            memcpy((uint8_t *)o.qs, i + hb, bb - hb);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -235,14 +285,17 @@ static inline void store(const job_t *j, int r, int n, float v) {
 static void gemv_portable(const job_t *j, int r0, int R, int n0, int n1) {
     const swl_matrix *W = j->W;
     int be = swl_type_block_elems(W->type), bb = swl_type_block_bytes(W->type);
-    int K = W->cols;
+    int K = W->cols, nb = K / be;
     for (int n = n0; n < n1; n++) {
         const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
         float acc[4] = {0, 0, 0, 0}, w[32];
-        for (int k = 0; k < K; k += be, row += bb) {
-            deq_block(W->type, row, w);
+        for (int b = 0; b < nb; b++) {
+            blkref k = (W->type & SWL_LAYOUT_R8) ? blk_at(W->type, row, nb, b)
+                                                 : (blkref){row + (size_t)b * bb, row + (size_t)b * bb + 2,
+                                                            row + (size_t)b * bb + hdr_bytes(W->type)};
+            deq_parts(W->type, k, w);
             for (int r = 0; r < R; r++) {
-                const float *x = j->X + (size_t)(r0 + r) * j->ldx + k;
+                const float *x = j->X + (size_t)(r0 + r) * j->ldx + (size_t)b * be;
                 float s = 0;
                 for (int e = 0; e < be; e++) s += w[e] * x[e];
                 acc[r] += s;
@@ -256,7 +309,7 @@ static void gemv_portable(const job_t *j, int r0, int R, int n0, int n1) {
 static void int8_portable(const job_t *j, int r0, int R, int n0, int n1) {
     const swl_matrix *W = j->W;
     const act_t *a = j->act;
-    int nb = a->nb, t = W->type, bb = swl_type_block_bytes(t);
+    int nb = a->nb, t = W->type, base = t & 0xFF, bb = swl_type_block_bytes(t);
     for (int n = n0; n < n1; n++) {
         const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
         for (int r = 0; r < R; r++) {
@@ -264,17 +317,18 @@ static void int8_portable(const job_t *j, int r0, int R, int n0, int n1) {
             const float *xd = a->xd + (size_t)(r0 + r) * nb, *xs = a->xsum + (size_t)(r0 + r) * nb;
             float acc = 0;
             for (int b = 0; b < nb; b++) {
-                const uint8_t *p = row + (size_t)b * bb;
+                blkref k = (t & SWL_LAYOUT_R8) ? blk_at(t, row, nb, b)
+                                               : (blkref){row + (size_t)b * bb, row + (size_t)b * bb + 2,
+                                                          row + (size_t)b * bb + hdr_bytes(t)};
                 const int8_t *x = xq + b * 32;
                 int dot = 0;
-                float dw = h2f(ld16(p));
-                if (t == SWL_T_Q8_0) {
-                    for (int e = 0; e < 32; e++) dot += (int8_t)p[2 + e] * x[e];
+                float dw = h2f(ld16(k.d));
+                if (base == SWL_T_Q8_0) {
+                    for (int e = 0; e < 32; e++) dot += (int8_t)k.qs[e] * x[e];
                     acc += dw * xd[b] * (float)dot;
                 } else {
-                    const uint8_t *qs = p + (t == SWL_T_Q4_1 ? 4 : 2);
-                    for (int e = 0; e < 16; e++) dot += (qs[e] & 0xF) * x[e] + (qs[e] >> 4) * x[e + 16];
-                    float off = t == SWL_T_Q4_1 ? h2f(ld16(p + 2)) : -8.0f * dw;
+                    for (int e = 0; e < 16; e++) dot += (k.qs[e] & 0xF) * x[e] + (k.qs[e] >> 4) * x[e + 16];
+                    float off = base == SWL_T_Q4_1 ? h2f(ld16(k.m)) : -8.0f * dw;
                     acc += dw * xd[b] * (float)dot + off * xs[b];
                 }
             }
@@ -313,79 +367,97 @@ AVX2 float f16s(const uint8_t *p) { return _cvtsh_ss(ld16(p)); }
         }                                                                                                     \
     }
 
-AVX2 void gemv_q4_body(const job_t *j, int r0, const int R, int n0, int n1, const int qoff, const int hasmin) {
+// Exact GEMV over R8 rows (8 blocks a group: 8 scales converted at once). Q4_x: Σ w·x = d·Σ q·x + c·Σx per block
+// (c = −8d for Q4_0, m for Q4_1): the nibbles are converted once, and the c·Σx terms of a group are one 8-wide FMA
+// against the precomputed block sums.
+AVX2 void gemv_q_body(const job_t *j, int r0, const int R, int n0, int n1, const int type) {
     const swl_matrix *W = j->W;
     const act_t *a = j->act;
-    const int nb = a->nb;
+    const int nb = W->cols / 32, nfull = nb & ~7, bb = type == SWL_T_Q8_0 ? 34 : type == SWL_T_Q4_1 ? 20 : 18;
+    const int hb = type == SWL_T_Q4_1 ? 4 : 2, qb = bb - hb;
     const __m256i m4 = _mm256_set1_epi32(0xF);
-    const float *xr[4];
-    const float *xs[4];
+    const float *xr[4], *xs[4];
     for (int r = 0; r < R; r++) {
         xr[r] = j->X + (size_t)(r0 + r) * j->ldx;
-        xs[r] = a->xsum + (size_t)(r0 + r) * nb;
+        xs[r] = type == SWL_T_Q8_0 ? NULL : a->xsum + (size_t)(r0 + r) * nb;
     }
+    float dsc[8] __attribute__((aligned(32)));
     for (int n = n0; n < n1; n++) {
         const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
         __m256 acc[4], off[4];
         for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *p = row + (size_t)b * (qoff + 16);
-            float d = f16s(p);
-            __m256 dv = _mm256_set1_ps(d), cv = _mm256_set1_ps(hasmin ? f16s(p + 2) : -8.0f * d);
-            __m256i v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + qoff)));
-            __m256i v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + qoff + 8)));
-            __m256 w0 = _mm256_cvtepi32_ps(_mm256_and_si256(v0, m4));
-            __m256 w1 = _mm256_cvtepi32_ps(_mm256_and_si256(v1, m4));
-            __m256 w2 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v0, 4));
-            __m256 w3 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v1, 4));
+        for (int g = 0; g < nfull; g += 8) {
+            const uint8_t *base = row + (size_t)g * bb, *qs = base + 8 * hb;
+            __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)base));
+            _mm256_store_ps(dsc, dv);
+            if (type != SWL_T_Q8_0) {
+                __m256 cv = type == SWL_T_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(base + 16)))
+                                               : _mm256_mul_ps(dv, _mm256_set1_ps(-8.0f));
+                for (int r = 0; r < R; r++) off[r] = _mm256_fmadd_ps(cv, _mm256_loadu_ps(xs[r] + g), off[r]);
+            }
+            for (int i = 0; i < 8; i++) {
+                const uint8_t *q = qs + i * qb;
+                __m256 w0, w1, w2, w3;
+                if (type == SWL_T_Q8_0) {
+                    w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
+                    w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8))));
+                    w2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + 16))));
+                    w3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + 24))));
+                } else {
+                    __m256i v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)q));
+                    __m256i v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8)));
+                    w0 = _mm256_cvtepi32_ps(_mm256_and_si256(v0, m4));
+                    w1 = _mm256_cvtepi32_ps(_mm256_and_si256(v1, m4));
+                    w2 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v0, 4));
+                    w3 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v1, 4));
+                }
+                __m256 d = _mm256_broadcast_ss(dsc + i);
+                for (int r = 0; r < R; r++) {
+                    const float *x = xr[r] + (g + i) * 32;
+                    __m256 s = _mm256_mul_ps(w0, _mm256_loadu_ps(x));
+                    s = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + 8), s);
+                    s = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x + 16), s);
+                    s = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x + 24), s);
+                    acc[r] = _mm256_fmadd_ps(s, d, acc[r]);
+                }
+            }
+        }
+        float tail[4] = {0, 0, 0, 0};
+        for (int b = nfull; b < nb; b++) {   // the last, partial group: one block at a time
+            blkref k = blk_at(W->type, row, nb, b);
+            __m256 w0, w1, w2, w3;
+            if (type == SWL_T_Q8_0) {
+                w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)k.qs)));
+                w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(k.qs + 8))));
+                w2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(k.qs + 16))));
+                w3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(k.qs + 24))));
+            } else {
+                __m256i v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)k.qs));
+                __m256i v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(k.qs + 8)));
+                w0 = _mm256_cvtepi32_ps(_mm256_and_si256(v0, m4));
+                w1 = _mm256_cvtepi32_ps(_mm256_and_si256(v1, m4));
+                w2 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v0, 4));
+                w3 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v1, 4));
+            }
+            float d = f16s(k.d), c = type == SWL_T_Q4_1 ? f16s(k.m) : -8.0f * d;
             for (int r = 0; r < R; r++) {
                 const float *x = xr[r] + b * 32;
                 __m256 s = _mm256_mul_ps(w0, _mm256_loadu_ps(x));
                 s = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + 8), s);
                 s = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x + 16), s);
                 s = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x + 24), s);
-                acc[r] = _mm256_fmadd_ps(s, dv, acc[r]);
-                off[r] = _mm256_fmadd_ps(cv, _mm256_broadcast_ss(xs[r] + b), off[r]);
+                acc[r] = _mm256_fmadd_ps(s, _mm256_set1_ps(d), acc[r]);
+                if (type != SWL_T_Q8_0) tail[r] += c * xs[r][b];
             }
         }
-        // off holds the same value in every lane
-        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]) + _mm256_cvtss_f32(off[r]));
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]) + hsum8(off[r]) + tail[r]);
     }
 }
-#define GEMV_Q4_0(j, r0, R, n0, n1, _) gemv_q4_body(j, r0, R, n0, n1, 2, 0)
-#define GEMV_Q4_1(j, r0, R, n0, n1, _) gemv_q4_body(j, r0, R, n0, n1, 4, 1)
+#define GEMV_Q4_0(j, r0, R, n0, n1, _) gemv_q_body(j, r0, R, n0, n1, SWL_T_Q4_0)
+#define GEMV_Q4_1(j, r0, R, n0, n1, _) gemv_q_body(j, r0, R, n0, n1, SWL_T_Q4_1)
+#define GEMV_Q8(j, r0, R, n0, n1, _) gemv_q_body(j, r0, R, n0, n1, SWL_T_Q8_0)
 ROWS_DISPATCH(gemv_q4_0_avx2, GEMV_Q4_0, 0)
 ROWS_DISPATCH(gemv_q4_1_avx2, GEMV_Q4_1, 0)
-
-AVX2 void gemv_q8_body(const job_t *j, int r0, const int R, int n0, int n1) {
-    const swl_matrix *W = j->W;
-    const int nb = W->cols / 32;
-    const float *xr[4];
-    for (int r = 0; r < R; r++) xr[r] = j->X + (size_t)(r0 + r) * j->ldx;
-    for (int n = n0; n < n1; n++) {
-        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
-        __m256 acc[4];
-        for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *p = row + (size_t)b * 34;
-            __m256 dv = _mm256_set1_ps(f16s(p));
-            __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 2))));
-            __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 10))));
-            __m256 w2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 18))));
-            __m256 w3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 26))));
-            for (int r = 0; r < R; r++) {
-                const float *x = xr[r] + b * 32;
-                __m256 s = _mm256_mul_ps(w0, _mm256_loadu_ps(x));
-                s = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + 8), s);
-                s = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x + 16), s);
-                s = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x + 24), s);
-                acc[r] = _mm256_fmadd_ps(s, dv, acc[r]);
-            }
-        }
-        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]));
-    }
-}
-#define GEMV_Q8(j, r0, R, n0, n1, _) gemv_q8_body(j, r0, R, n0, n1)
 ROWS_DISPATCH(gemv_q8_0_avx2, GEMV_Q8, 0)
 
 // Float formats: 8 weights a step, converted in registers.
@@ -438,9 +510,8 @@ AVX2 __m256 dot_u8s8(__m256i u, __m256i s) {
 AVX2 void int8_body(const job_t *j, int r0, const int R, int n0, int n1, const int type) {
     const swl_matrix *W = j->W;
     const act_t *a = j->act;
-    const int nb = a->nb;
-    const int bb = type == SWL_T_Q8_0 ? 34 : type == SWL_T_Q4_1 ? 20 : 18, qoff = type == SWL_T_Q4_1 ? 4 : 2;
-    const __m128i m4 = _mm_set1_epi8(0xF);
+    const int nb = a->nb, nfull = nb & ~7;
+    const int bb = type == SWL_T_Q8_0 ? 34 : type == SWL_T_Q4_1 ? 20 : 18, hb = type == SWL_T_Q4_1 ? 4 : 2, qb = bb - hb;
     const int8_t *xq[4];
     const float *xd[4], *xs[4];
     for (int r = 0; r < R; r++) {
@@ -448,35 +519,62 @@ AVX2 void int8_body(const job_t *j, int r0, const int R, int n0, int n1, const i
         xd[r] = a->xd + (size_t)(r0 + r) * nb;
         xs[r] = a->xsum + (size_t)(r0 + r) * nb;
     }
+    float sc[4][8] __attribute__((aligned(32)));
     for (int n = n0; n < n1; n++) {
         const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
         __m256 acc[4], off[4];
         for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *p = row + (size_t)b * bb;
-            float d = f16s(p);
-            __m256 dv = _mm256_set1_ps(d);
-            if (type == SWL_T_Q8_0) {
-                __m256i w = _mm256_loadu_si256((const __m256i *)(p + 2));
-                __m256i aw = _mm256_sign_epi8(w, w);
-                for (int r = 0; r < R; r++) {
-                    __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
-                    __m256 sc = _mm256_mul_ps(dv, _mm256_broadcast_ss(xd[r] + b));
-                    acc[r] = _mm256_fmadd_ps(dot_u8s8(aw, _mm256_sign_epi8(x, w)), sc, acc[r]);
-                }
-            } else {
-                __m256 cv = _mm256_set1_ps(type == SWL_T_Q4_1 ? f16s(p + 2) : -8.0f * d);
-                __m128i raw = _mm_loadu_si128((const __m128i *)(p + qoff));
-                __m256i wq = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_and_si128(raw, m4));
-                for (int r = 0; r < R; r++) {
-                    __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
-                    __m256 sc = _mm256_mul_ps(dv, _mm256_broadcast_ss(xd[r] + b));
-                    acc[r] = _mm256_fmadd_ps(dot_u8s8(wq, x), sc, acc[r]);
-                    off[r] = _mm256_fmadd_ps(cv, _mm256_broadcast_ss(xs[r] + b), off[r]);
+        for (int g = 0; g < nfull; g += 8) {
+            const uint8_t *base = row + (size_t)g * bb, *qs = base + 8 * hb;
+            __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)base));
+            for (int r = 0; r < R; r++) _mm256_store_ps(sc[r], _mm256_mul_ps(dv, _mm256_loadu_ps(xd[r] + g)));
+            if (type != SWL_T_Q8_0) {
+                __m256 cv = type == SWL_T_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(base + 16)))
+                                               : _mm256_mul_ps(dv, _mm256_set1_ps(-8.0f));
+                for (int r = 0; r < R; r++) off[r] = _mm256_fmadd_ps(cv, _mm256_loadu_ps(xs[r] + g), off[r]);
+            }
+            for (int i = 0; i < 8; i++) {
+                const uint8_t *q = qs + i * qb;
+                if (type == SWL_T_Q8_0) {
+                    __m256i w = _mm256_loadu_si256((const __m256i *)q);
+                    __m256i aw = _mm256_sign_epi8(w, w);
+                    for (int r = 0; r < R; r++) {
+                        __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + (g + i) * 32));
+                        acc[r] = _mm256_fmadd_ps(dot_u8s8(aw, _mm256_sign_epi8(x, w)), _mm256_broadcast_ss(sc[r] + i), acc[r]);
+                    }
+                } else {
+                    __m128i raw = _mm_loadu_si128((const __m128i *)q);
+                    __m256i wq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0xF));
+                    for (int r = 0; r < R; r++) {
+                        __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + (g + i) * 32));
+                        acc[r] = _mm256_fmadd_ps(dot_u8s8(wq, x), _mm256_broadcast_ss(sc[r] + i), acc[r]);
+                    }
                 }
             }
         }
-        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]) + _mm256_cvtss_f32(off[r]));
+        float tail[4] = {0, 0, 0, 0};
+        for (int b = nfull; b < nb; b++) {   // the last, partial group: one block at a time
+            blkref k = blk_at(W->type, row, nb, b);
+            float dw = f16s(k.d);
+            if (type == SWL_T_Q8_0) {
+                __m256i w = _mm256_loadu_si256((const __m256i *)k.qs);
+                __m256i aw = _mm256_sign_epi8(w, w);
+                for (int r = 0; r < R; r++) {
+                    __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
+                    acc[r] = _mm256_fmadd_ps(dot_u8s8(aw, _mm256_sign_epi8(x, w)), _mm256_set1_ps(dw * xd[r][b]), acc[r]);
+                }
+            } else {
+                __m128i raw = _mm_loadu_si128((const __m128i *)k.qs);
+                __m256i wq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0xF));
+                float c = type == SWL_T_Q4_1 ? f16s(k.m) : -8.0f * dw;
+                for (int r = 0; r < R; r++) {
+                    __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + b * 32));
+                    acc[r] = _mm256_fmadd_ps(dot_u8s8(wq, x), _mm256_set1_ps(dw * xd[r][b]), acc[r]);
+                    tail[r] += c * xs[r][b];
+                }
+            }
+        }
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]) + hsum8(off[r]) + tail[r]);
     }
 }
 #define INT8_Q4_0(j, r0, R, n0, n1, _) int8_body(j, r0, R, n0, n1, SWL_T_Q4_0)
@@ -492,9 +590,9 @@ typedef void (*kernel_fn)(const job_t *, int r0, int R, int n0, int n1);
 static kernel_fn gemv_kernel(int type, int isa) {
 #ifdef SWL_X86
     if (isa >= SWL_ISA_AVX2) switch (type) {
-        case SWL_T_Q4_0: return gemv_q4_0_avx2;
-        case SWL_T_Q4_1: return gemv_q4_1_avx2;
-        case SWL_T_Q8_0: return gemv_q8_0_avx2;
+        case SWL_T_Q4_0 | SWL_LAYOUT_R8: return gemv_q4_0_avx2;
+        case SWL_T_Q4_1 | SWL_LAYOUT_R8: return gemv_q4_1_avx2;
+        case SWL_T_Q8_0 | SWL_LAYOUT_R8: return gemv_q8_0_avx2;
         case SWL_T_F32: return gemv_f32_avx2;
         case SWL_T_F16: return gemv_f16_avx2;
         case SWL_T_BF16: return gemv_bf16_avx2;
@@ -505,12 +603,13 @@ static kernel_fn gemv_kernel(int type, int isa) {
 }
 
 static kernel_fn int8_kernel(int type, int isa) {
-    if (type != SWL_T_Q4_0 && type != SWL_T_Q4_1 && type != SWL_T_Q8_0) return NULL;
+    int base = type & 0xFF;
+    if (base != SWL_T_Q4_0 && base != SWL_T_Q4_1 && base != SWL_T_Q8_0) return NULL;
 #ifdef SWL_X86
     if (isa >= SWL_ISA_AVX2) switch (type) {
-        case SWL_T_Q4_0: return int8_q4_0_avx2;
-        case SWL_T_Q4_1: return int8_q4_1_avx2;
-        case SWL_T_Q8_0: return int8_q8_0_avx2;
+        case SWL_T_Q4_0 | SWL_LAYOUT_R8: return int8_q4_0_avx2;
+        case SWL_T_Q4_1 | SWL_LAYOUT_R8: return int8_q4_1_avx2;
+        case SWL_T_Q8_0 | SWL_LAYOUT_R8: return int8_q8_0_avx2;
         }
 #endif
     return int8_portable;
@@ -518,7 +617,7 @@ static kernel_fn int8_kernel(int type, int isa) {
 
 /// Does the exact GEMV need Σx per block (Q4 formats on the vector path)?
 static int gemv_needs_sums(int type, int isa) {
-    return isa >= SWL_ISA_AVX2 && (type == SWL_T_Q4_0 || type == SWL_T_Q4_1);
+    return isa >= SWL_ISA_AVX2 && (type == (SWL_T_Q4_0 | SWL_LAYOUT_R8) || type == (SWL_T_Q4_1 | SWL_LAYOUT_R8));
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -7,6 +7,13 @@
 enum {
     SWL_T_F32 = 0, SWL_T_F16 = 1, SWL_T_Q4_0 = 2, SWL_T_Q4_1 = 3, SWL_T_Q8_0 = 8, SWL_T_BF16 = 30,
 };
+/// The kernels' layout of a row of Q4_0/Q4_1/Q8_0 blocks (a flag on the type): each run of 8 blocks holds its 8
+/// f16 scales, then (Q4_1) its 8 minimums, then its 8 quant arrays. Same bytes per row as the file layout.
+#define SWL_LAYOUT_R8 0x100
+/// The type a matrix of `type` has after swl_repack_rows (the R8 layout for the legacy quants; others unchanged).
+int swl_repacked_type(int type);
+/// Copies `rows` rows of `cols` elements from the file layout at src to the kernels' layout at dst.
+void swl_repack_rows(int type, const void *src, void *dst, long rows, int cols);
 /// Elements per block (1 for F32/F16/BF16, 32 for the legacy quants); 0 for a format this library lacks.
 int swl_type_block_elems(int type);
 /// Bytes per block; 0 for a format this library lacks.
