@@ -16,7 +16,7 @@ threads=${THREADS:-$(nproc)}
 precisions=${PRECISIONS:-"exact fast"}
 npl=${NPL:-"8 32 64"}
 "$root/scripts/setup.sh" >&2
-swift build -c release --package-path "$root" --product swiftlet >&2
+swift build -c release -Xswiftc -enable-testing --package-path "$root" --product swiftlet >&2
 bin="$root/.build/release/swiftlet"
 if [ "${SKIP_PEER:-0}" != 1 ]; then
   peer=${PEER:-$("$root/../shared/peers/llama-cpp.sh")}

@@ -6,6 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 SWIFTLET_WITH_PYTHON_TESTS=1 SWIFTLET_WITH_POSTGRES=1 "$root/scripts/setup.sh"
+# Q8_0/Q4_0/F16 variants of the default model for the quantized-kernel goldens (gguf package, sha256-checked)
+"$root/scripts/make-test-variants.sh"
 flags=(-c release -Xswiftc -enable-testing)
 swift build "${flags[@]}" --build-tests
 mkdir -p .build

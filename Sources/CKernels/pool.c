@@ -3,6 +3,7 @@
 #include "CQuant.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 #if defined(__x86_64__)
@@ -13,8 +14,11 @@
 #endif
 
 #define MAX_THREADS 256
-// Spin iterations (a pause each, ~20-40 ns) before a worker sleeps: ~100 µs, longer than the gaps inside a step.
-#define SPIN_ITERS 4000
+// Spin iterations (a pause each, ~20-40 ns) before a waiting thread yields its core, and yields before a worker
+// sleeps: ~100 µs of spinning covers the gaps inside a step; the yields keep a loaded machine (more runnable threads
+// than cores) from starving the very thread being waited for.
+#define SPIN_ITERS 3000
+#define YIELDS 64
 
 static struct {
     int size;
@@ -47,6 +51,7 @@ static void *worker(void *arg) {
         int spins = 0;
         while ((g = atomic_load_explicit(&P.generation, memory_order_acquire)) == seen) {
             if (++spins < SPIN_ITERS) { CPU_RELAX(); continue; }
+            if (spins < SPIN_ITERS + YIELDS) { sched_yield(); continue; }
             pthread_mutex_lock(&P.sleep_mu);
             atomic_fetch_add(&P.sleepers, 1);
             while ((g = atomic_load(&P.generation)) == seen)
@@ -114,6 +119,9 @@ void swl_pool_run(swl_task_fn fn, void *ctx, int nth) {
     in_task = 1;
     fn(ctx, 0, nth);
     in_task = 0;
-    while (atomic_load_explicit(&P.remaining, memory_order_acquire) > 0) CPU_RELAX();
+    for (int spins = 0; atomic_load_explicit(&P.remaining, memory_order_acquire) > 0; spins++) {
+        if (spins < SPIN_ITERS) CPU_RELAX();
+        else sched_yield();
+    }
     pthread_mutex_unlock(&P.run_mu);
 }

@@ -714,10 +714,13 @@ static void panel_task(void *ctx, int tid, int nth) {
     }
 }
 
+// Thresholds measured on AMD Zen 3 (2 cores, AVX2; KernelsBench and /work/dev-style sweeps, SmolLM2 shapes):
+// exact GEMV with 4-row tiles beats panel + SGEMM up to ~32 rows (85 vs 73 GOP/s at 32, 66 vs 25 at 8); the int8
+// tiles run ~97-107 GOP/s from 8 rows up, level with panel + SGEMM at 512.
 int swl_linear_choose(const swl_matrix *W, int M, int precision) {
     int isa = swl_isa_get();
-    if (precision == SWL_PREC_FAST && int8_kernel(W->type, isa) && W->cols % 32 == 0) return SWL_PATH_INT8;
-    if (M <= 8) return SWL_PATH_GEMV;
+    if (precision == SWL_PREC_FAST && M <= 64 && int8_kernel(W->type, isa) && W->cols % 32 == 0) return SWL_PATH_INT8;
+    if (M <= 32) return SWL_PATH_GEMV;
     return SWL_PATH_PANEL;
 }
 

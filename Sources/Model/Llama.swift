@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+public import Tensor
 
 /// Logits of the rows a batch asked for: [rows, vocab], valid until the next `forward`.
 public struct Logits: @unchecked Sendable {

@@ -12,24 +12,27 @@ struct TensorSource: @unchecked Sendable {
     var byteCount: Int { rows * type.rowBytes(cols) }
 }
 
-/// A unit of load work: copy `count` bytes from `src` to `dst` as they are, or dequantize `count` elements to Float.
+/// A unit of load work: `rows` rows of `cols` elements of `type` from `src` to `dst`, either in the kernels' layout
+/// (`WeightMatrix.repack`) or dequantized to Float.
 struct CopyJob: @unchecked Sendable {
-    let dequantize: GGMLType?
+    let type: GGMLType
+    let dequantize: Bool
     let src: UnsafeRawPointer
-    let count: Int
+    let rows: Int, cols: Int
     let dst: UnsafeMutableRawPointer
     func run() {
-        if let t = dequantize { t.dequantize(src, count: count, into: dst.assumingMemoryBound(to: Float.self)) }
-        else { dst.copyMemory(from: src, byteCount: count) }
+        if dequantize { type.dequantize(src, count: rows * cols, into: dst.assumingMemoryBound(to: Float.self)) }
+        else { WeightMatrix.repack(type, from: src, to: dst, rows: rows, cols: cols) }
     }
     /// Work size for progress (bytes read).
-    var weight: Int { dequantize.map { $0.rowBytes(count) } ?? count }
+    var weight: Int { rows * type.rowBytes(cols) }
 
-    /// A byte copy in ~4 MiB pieces, so all cores copy (and fault the file's pages in) at once.
-    static func bytes(from src: UnsafeRawPointer, to dst: UnsafeMutableRawPointer, count: Int) -> [CopyJob] {
-        let piece = 4 << 20
-        return stride(from: 0, to: count, by: piece).map {
-            CopyJob(dequantize: nil, src: src + $0, count: min(piece, count - $0), dst: dst + $0)
+    /// A matrix copy in ~4 MiB pieces of whole rows, so all cores copy (and fault the file's pages in) at once.
+    static func matrix(_ t: TensorSource, to dst: UnsafeMutableRawPointer) -> [CopyJob] {
+        let rowBytes = t.type.rowBytes(t.cols), piece = max(1, (4 << 20) / max(rowBytes, 1))
+        return stride(from: 0, to: t.rows, by: piece).map {
+            CopyJob(type: t.type, dequantize: false, src: t.bytes + $0 * rowBytes, rows: min(piece, t.rows - $0),
+                    cols: t.cols, dst: dst + $0 * rowBytes)
         }
     }
 }
@@ -55,7 +58,7 @@ struct WeightBuilder {
         let s = WeightStorage(byteCount: total)
         var at = 0
         for p in parts {
-            jobs += CopyJob.bytes(from: p.bytes, to: s.base + at, count: p.byteCount)
+            jobs += CopyJob.matrix(p, to: s.base + at)
             at += p.byteCount
         }
         let first = parts[0]
@@ -67,7 +70,7 @@ struct WeightBuilder {
         let n = src.rows * src.cols
         let s = WeightStorage(byteCount: n * 4)
         storage.append(s)
-        jobs.append(CopyJob(dequantize: src.type, src: src.bytes, count: n, dst: s.base))
+        jobs.append(CopyJob(type: src.type, dequantize: true, src: src.bytes, rows: 1, cols: n, dst: s.base))
         return s.base.assumingMemoryBound(to: Float.self)
     }
 

@@ -86,7 +86,7 @@ extension LlamaModel {
         let source = path == directory || FileManager.default.fileExists(atPath: index) ? directory : path
         let ck: SafetensorsCheckpoint
         do { ck = try SafetensorsCheckpoint(path: source) } catch { throw ModelError(error.description) }
-        func source(_ name: String, _ shape: [Int]) throws(ModelError) -> TensorSource {
+        func named(_ name: String, _ shape: [Int]) throws(ModelError) -> TensorSource {
             do {
                 let t = try ck.requireTensor(name, shape: shape)
                 let type: GGMLType = switch t.info.dtype { case .f32: .f32; case .f16: .f16; case .bf16: .bf16 }
@@ -97,18 +97,18 @@ extension LlamaModel {
         let w = try ModelWeights.build(c, progress: progress) { (role) throws(ModelError) -> TensorSource in
             let p = "model.layers."
             return switch role {
-            case .embedding: try source("model.embed_tokens.weight", [c.vocabSize, c.dim])
-            case .finalNorm: try source("model.norm.weight", [c.dim])
-            case .output: try source("lm_head.weight", [c.vocabSize, c.dim])
-            case .attnNorm(let l): try source(p + "\(l).input_layernorm.weight", [c.dim])
-            case .q(let l): try source(p + "\(l).self_attn.q_proj.weight", [c.qDim, c.dim])
-            case .k(let l): try source(p + "\(l).self_attn.k_proj.weight", [c.kvDim, c.dim])
-            case .v(let l): try source(p + "\(l).self_attn.v_proj.weight", [c.kvDim, c.dim])
-            case .o(let l): try source(p + "\(l).self_attn.o_proj.weight", [c.dim, c.qDim])
-            case .ffnNorm(let l): try source(p + "\(l).post_attention_layernorm.weight", [c.dim])
-            case .gate(let l): try source(p + "\(l).mlp.gate_proj.weight", [c.hiddenDim, c.dim])
-            case .up(let l): try source(p + "\(l).mlp.up_proj.weight", [c.hiddenDim, c.dim])
-            case .down(let l): try source(p + "\(l).mlp.down_proj.weight", [c.dim, c.hiddenDim])
+            case .embedding: try named("model.embed_tokens.weight", [c.vocabSize, c.dim])
+            case .finalNorm: try named("model.norm.weight", [c.dim])
+            case .output: try named("lm_head.weight", [c.vocabSize, c.dim])
+            case .attnNorm(let l): try named(p + "\(l).input_layernorm.weight", [c.dim])
+            case .q(let l): try named(p + "\(l).self_attn.q_proj.weight", [c.qDim, c.dim])
+            case .k(let l): try named(p + "\(l).self_attn.k_proj.weight", [c.kvDim, c.dim])
+            case .v(let l): try named(p + "\(l).self_attn.v_proj.weight", [c.kvDim, c.dim])
+            case .o(let l): try named(p + "\(l).self_attn.o_proj.weight", [c.dim, c.qDim])
+            case .ffnNorm(let l): try named(p + "\(l).post_attention_layernorm.weight", [c.dim])
+            case .gate(let l): try named(p + "\(l).mlp.gate_proj.weight", [c.hiddenDim, c.dim])
+            case .up(let l): try named(p + "\(l).mlp.up_proj.weight", [c.hiddenDim, c.dim])
+            case .down(let l): try named(p + "\(l).mlp.down_proj.weight", [c.dim, c.hiddenDim])
             }
         }
         return (c, w)

@@ -1,4 +1,4 @@
-import Tensor
+public import Tensor
 
 /// One decoder layer's weights. Projections stay in their file encoding; Q|K|V and gate|up are fused into one
 /// matrix each when their formats agree (see `FusedLinear`).

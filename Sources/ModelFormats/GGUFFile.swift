@@ -1,3 +1,4 @@
+public import Tensor
 /// One tensor's descriptor. `dims` are in ggml order: `dims[0]` (ne0) is the row length (innermost).
 public struct GGUFTensorInfo: Sendable, Equatable {
     public let name: String

@@ -1,3 +1,4 @@
+import Tensor
 extension GGUFParser {
     /// Tensor descriptors as stored: name, dims (ggml order), type, offset. Byte counts are computed here;
     /// ranges are checked against the file in `validateTensorData`.

@@ -39,6 +39,8 @@ public final class WeightStorage: @unchecked Sendable {
 
 /// A weight matrix [rows = out features, cols = in features] in its file encoding: rows of `rowBytes` bytes,
 /// each a run of blocks. No fp32 copy of a quantized matrix exists; the kernels unpack blocks as they stream.
+/// Q4_0/Q4_1/Q8_0 rows are held in the kernels' R8 order (the same blocks, each run of 8 with its scales together,
+/// see CQuant.h): `WeightMatrix.repack` puts file rows in that order.
 public struct WeightMatrix: @unchecked Sendable {
     public let format: GGMLType
     public let rows: Int
@@ -55,16 +57,22 @@ public struct WeightMatrix: @unchecked Sendable {
         self.format = format; self.rows = rows; self.cols = cols; self.data = data; self.owner = owner
     }
 
-    /// A matrix of its own storage holding `rows × cols` values encoded in `format` at `src` (copied).
+    /// A matrix of its own storage holding `rows × cols` values encoded in `format` at `src` in the file layout.
     public init(format: GGMLType, rows: Int, cols: Int, copying src: UnsafeRawPointer) {
-        let bytes = rows * format.rowBytes(cols)
-        let s = WeightStorage(byteCount: bytes)
-        s.base.copyMemory(from: src, byteCount: bytes)
+        let s = WeightStorage(byteCount: rows * format.rowBytes(cols))
+        Self.repack(format, from: src, to: s.base, rows: rows, cols: cols)
         self.init(format: format, rows: rows, cols: cols, data: UnsafeRawPointer(s.base), owner: s)
     }
 
+    /// Copies `rows` file-layout rows of `cols` elements into the kernels' layout (a plain copy for float formats).
+    public static func repack(_ format: GGMLType, from src: UnsafeRawPointer, to dst: UnsafeMutableRawPointer,
+                              rows: Int, cols: Int) {
+        swl_repack_rows(Int32(format.rawValue), src, dst, rows, Int32(cols))
+    }
+
     var c: swl_matrix {
-        swl_matrix(data: data, type: Int32(format.rawValue), rows: Int32(rows), cols: Int32(cols), row_bytes: rowBytes)
+        swl_matrix(data: data, type: swl_repacked_type(Int32(format.rawValue)), rows: Int32(rows), cols: Int32(cols),
+                   row_bytes: rowBytes)
     }
 
     /// Y[r, :] = X[r, :] · Wᵀ (+ Y[r, :] when accumulate) for r < `rows`: the projection every layer does.

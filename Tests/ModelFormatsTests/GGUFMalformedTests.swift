@@ -1,5 +1,6 @@
 import Foundation
 import ModelFormats
+import Tensor
 import Testing
 
 /// Synthetic GGUF files built with the test-only `GGUFWriter`, valid and broken.

@@ -1,5 +1,6 @@
 import Foundation
 import ModelFormats
+import Tensor
 import Testing
 
 /// Parsing the real files in the repository. Expected values were read independently with the Python reader in

@@ -41,4 +41,6 @@ void swl_attention_group(const float *q, float *out, int n, const int *table, co
 void swl_attention_token(const float *q, float *out, int n, const int *table, const float *k, const float *v,
                          int blockSize, int nHeads, int nKVHeads, int headDim, float scale, float *scores);
 
+#include "CQuant.h"
+
 #endif

@@ -31,3 +31,14 @@ Les chats sont
 Llamas 🦙 are 42
 <|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n
 PROMPTS
+
+# Re-quantized variants of the SmolLM2 file (scripts/make-test-variants.sh makes them in models/variants/ with the
+# gguf package): the oracle's greedy ids for the two golden cases of ../shared/models/smollm2-135m-instruct.
+golden=$root/../shared/models/smollm2-135m-instruct/golden_greedy.json
+for q in Q8_0 Q4_0 F16; do
+  f=$root/models/variants/SmolLM2-135M-Instruct.$q.gguf
+  for c in 0 1; do
+    ids=$(python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))['cases'][int(sys.argv[2])]['prompt_ids'])))" "$golden" "$c")
+    python3 "$oracle" "$f" --ids "$ids" --steps 24 --top 5 > "$here/variants/smollm2-$q-case$c.json"
+  done
+done
