@@ -45,6 +45,8 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: strict),
         .target(name: "ModelFormats", swiftSettings: strict),
         .target(name: "Tokenizer", dependencies: ["ModelFormats"], swiftSettings: strict),
+        // Constrained decoding: JSON schema / regex / GBNF / choice → grammar, token masks over a vocabulary.
+        .target(name: "Constraints", swiftSettings: strict),
         .target(name: "Model", dependencies: ["Tensor", "ModelFormats"], swiftSettings: strict),
         .target(name: "KVBlocks", dependencies: [
             .product(name: "DequeModule", package: "swift-collections"),
@@ -55,7 +57,7 @@ let package = Package(
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: strict),
         .target(name: "Engine", dependencies: [
-            "Scheduler", "KVBlocks", "Model", "Tokenizer", "Tensor", "ModelFormats",
+            "Scheduler", "KVBlocks", "Model", "Tokenizer", "Tensor", "ModelFormats", "Constraints",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,6 +109,7 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: strict),
+        .testTarget(name: "ConstraintsTests", dependencies: ["Constraints"], swiftSettings: strict),
         .testTarget(name: "OpenAIAPITests", dependencies: ["OpenAIAPI"], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Engine", "OpenAIAPI",

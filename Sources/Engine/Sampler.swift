@@ -83,13 +83,16 @@ final class Sampler {
         var logprob: TokenLogprob?
     }
 
-    /// Samples the next token. `banned` tokens (EOS before min_tokens) get −∞.
-    func sample(_ logits: UnsafeBufferPointer<Float>, _ s: inout SequenceSampler, banned: Set<Int32>) -> Result {
+    /// Samples the next token. `banned` tokens (EOS before min_tokens) get −∞, and so does every token whose bit
+    /// is clear in `mask` ([⌈vocab/32⌉] words; the constraint's allowed tokens), when given.
+    func sample(_ logits: UnsafeBufferPointer<Float>, _ s: inout SequenceSampler, banned: Set<Int32>,
+                mask: UnsafePointer<UInt32>? = nil) -> Result {
         let p = s.params
         work.update(from: logits.baseAddress!, count: vocab)
         applyPenalties(&s)
         for (t, b) in p.logitBias where Int(t) < vocab && t >= 0 { work[Int(t)] += b }
         for t in banned where Int(t) < vocab && t >= 0 { work[Int(t)] = -.infinity }
+        if let mask { applyMask(mask) }
         let lp = p.logprobs.map { logprobTable(top: $0) }
         if lp != nil { saved.update(from: work, count: vocab) }
         let token: Int32
@@ -109,6 +112,22 @@ final class Sampler {
         work.update(from: logits.baseAddress!, count: vocab)
         let table = logprobTable(top: n)
         return TokenLogprob(tokenId: token, logprob: work[Int(token)] - table.logZ, top: table.top)
+    }
+
+    /// −∞ for every token the mask leaves out; whole words at a time (all allowed: skipped, none: filled).
+    private func applyMask(_ mask: UnsafePointer<UInt32>) {
+        let words = (vocab + 31) / 32
+        for w in 0..<words {
+            let bits = mask[w]
+            if bits == .max { continue }
+            let base = w &* 32
+            let end = min(32, vocab &- base)
+            if bits == 0 {
+                for j in 0..<end { work[base &+ j] = -.infinity }
+            } else {
+                for j in 0..<end where bits & (1 << UInt32(j)) == 0 { work[base &+ j] = -.infinity }
+            }
+        }
     }
 
     private func applyPenalties(_ s: inout SequenceSampler) {

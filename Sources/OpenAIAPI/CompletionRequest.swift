@@ -80,6 +80,7 @@ public struct CompletionRequest: Sendable, Equatable, Codable {
     public var logprobs: Int?
     public var echo: Bool = false
     public var user: String?
+    public var constraint: OutputConstraint?
 
     public init(model: String? = nil, prompt: Prompt, sampling: SamplingOptions = SamplingOptions()) {
         self.model = model; self.prompt = prompt; self.sampling = sampling
@@ -103,6 +104,7 @@ public struct CompletionRequest: Sendable, Equatable, Codable {
         logprobs = try r.int("logprobs"); try checkRange(logprobs, "logprobs", 0...Limits.maxLogprobs)
         echo = try r.bool("echo") ?? false
         user = try r.string("user")
+        constraint = try OutputConstraint.read(r)
         if let suffix = try r.string("suffix"), !suffix.isEmpty {
             throw .unsupported(param: "suffix", "this server does not do fill-in-the-middle completions.")
         }
@@ -127,6 +129,7 @@ public struct CompletionRequest: Sendable, Equatable, Codable {
         if let logprobs { o["logprobs"] = .int(logprobs) }
         if echo { o["echo"] = .bool(true) }
         if let user { o["user"] = .string(user) }
+        if let constraint { let (k, v) = constraint.json; o[k] = v }
         return o
     }
 
