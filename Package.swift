@@ -64,7 +64,7 @@ let package = Package(
         ], swiftSettings: strict),
         .target(name: "OpenAIAPI", swiftSettings: strict),
         .target(name: "Server", dependencies: [
-            "OpenAIAPI", "Engine",
+            "OpenAIAPI", "Engine", "Constraints",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tokenizer", "Tensor"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: [
-            "Engine", "Model", "Tokenizer", "Scheduler",
+            "Engine", "Model", "Tokenizer", "Scheduler", "Constraints",
             .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: strict),

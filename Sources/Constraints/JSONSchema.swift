@@ -9,7 +9,7 @@
 ///
 /// Output shape: properties in the schema's order, optional ones may be left out; whitespace between tokens is
 /// limited to `maxWhitespace` characters of space, tab or newline; numbers have at most 19 integer digits, 16
-/// fraction digits and 3 exponent digits (so a model cannot run on forever inside one).
+/// fraction digits and 2 exponent digits (so a model cannot run on forever inside one, nor overflow a double).
 final class SchemaCompiler {
     static let maxWhitespace = 6
     var b = GrammarBuilder()
@@ -70,7 +70,7 @@ final class SchemaCompiler {
         shared("number") {
             var sign = ByteSet(); sign.insert(UInt8(ascii: "-")); sign.insert(UInt8(ascii: "+"))
             var e = ByteSet(); e.insert(UInt8(ascii: "e")); e.insert(UInt8(ascii: "E"))
-            return .seq([integer, .opt(Self.fraction), .opt(.seq([.bytes(e), .opt(.bytes(sign)), .rep(Self.digit, min: 1, max: 3)]))])
+            return .seq([integer, .opt(Self.fraction), .opt(.seq([.bytes(e), .opt(.bytes(sign)), .rep(Self.digit, min: 1, max: 2)]))])
         }
     }
     var boolean: GExpr { shared("boolean") { .alt([.lit("true"), .lit("false")]) } }

@@ -20,8 +20,9 @@ public final class VocabIndex: Sendable {
         var bytes: [UInt8] = [], offsets: [Int32] = [0]
         var ids: [Int32] = []
         var maxLength = 0
+        let stops = Set(stopIds)
         for (i, t) in tokenBytes.enumerated() {
-            if let t, !t.isEmpty {
+            if let t, !t.isEmpty, !stops.contains(Int32(i)) {   // stop tokens end the text, never match it
                 bytes.append(contentsOf: t)
                 ids.append(Int32(i))
                 maxLength = max(maxLength, t.count)

@@ -36,7 +36,7 @@ struct GrammarTests {
 
     static let arithmeticGBNF = #"""
     root  ::= (expr "=" ws term "\n")+
-    expr  ::= term ([-+*/] term)*
+    expr  ::= term ([-+*/] ws term)*
     term  ::= ident | num | "(" ws expr ")" ws
     ident ::= [a-z] [a-z0-9_]* ws
     num   ::= [0-9]+ ws

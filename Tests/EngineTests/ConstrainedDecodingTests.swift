@@ -1,0 +1,134 @@
+import Constraints
+import Engine
+import Foundation
+import Testing
+
+extension EngineSuite {
+    /// Constrained decoding through the whole engine on stories260K (a model that knows nothing of JSON, so
+    /// every well-formed output is the constraint's doing).
+    @Suite("Constrained decoding", .serialized)
+    struct ConstrainedDecodingTests {
+        static let schema = #"""
+        {"type": "object", "properties": {
+            "name": {"type": "string", "maxLength": 12},
+            "age": {"type": "integer", "minimum": 0, "maximum": 120},
+            "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 3},
+            "pet": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/pet"}]}},
+         "required": ["name", "age", "tags", "pet"], "additionalProperties": false,
+         "$defs": {"pet": {"type": "object", "properties": {"kind": {"const": "cat"}, "legs": {"type": "integer", "minimum": 3, "maximum": 4}},
+                           "required": ["kind", "legs"], "additionalProperties": false}}}
+        """#
+
+        static let prompt: [Int32] = [1, 365, 301, 379, 260, 400]
+
+        static func params(_ kind: ConstraintSpec.Kind, temperature: Float = 0, seed: UInt64? = nil, max: Int = 160) -> SamplingParams {
+            var p = SamplingParams()
+            p.temperature = temperature
+            p.seed = seed
+            p.maxTokens = max
+            p.constraint = ConstraintSpec(kind, param: "response_format")
+            return p
+        }
+
+        /// The schema's rules, checked by hand on the parsed output.
+        static func check(_ text: String) -> String? {
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return "not a JSON object: \(text)" }
+            guard Set(obj.keys) == ["name", "age", "tags", "pet"] else { return "keys \(obj.keys)" }
+            guard let name = obj["name"] as? String, name.count <= 12 else { return "name" }
+            guard let age = obj["age"] as? Int, (0...120).contains(age) else { return "age" }
+            guard let tags = obj["tags"] as? [String], tags.count <= 3, tags.allSatisfy({ ["red", "green", "blue"].contains($0) }) else { return "tags" }
+            if !(obj["pet"] is NSNull) {
+                guard let pet = obj["pet"] as? [String: Any], pet["kind"] as? String == "cat",
+                      let legs = pet["legs"] as? Int, legs == 3 || legs == 4, pet.count == 2 else { return "pet" }
+            }
+            return nil
+        }
+
+        @Test func jsonSchemaOutputsValidate() async throws {
+            let engine = try makeEngine(numBlocks: 256)
+            var runs: [SamplingParams] = [Self.params(.jsonSchema(Self.schema))]
+            for seed in 1...6 { runs.append(Self.params(.jsonSchema(Self.schema), temperature: 1, seed: UInt64(seed))) }
+            for p in runs {
+                let c = await collect(try engine.generate(EngineRequest(promptTokenIds: Self.prompt, params: p)))
+                #expect(c.finish == .stop, "\(c.text)")
+                #expect(Self.check(c.text) == nil, "\(Self.check(c.text) ?? "")")
+            }
+            engine.shutdown()
+        }
+
+        @Test func regexChoiceAndGrammar() async throws {
+            let engine = try makeEngine(numBlocks: 256)
+            let pattern = #"[a-z]{2,6}( [a-z]{2,6}){1,3}\."#
+            let re = try NSRegularExpression(pattern: "^" + pattern + "$")
+            for seed in 0..<5 {
+                let c = await collect(try engine.generate(EngineRequest(promptTokenIds: Self.prompt,
+                    params: Self.params(.regex(pattern), temperature: seed == 0 ? 0 : 1, seed: UInt64(seed)))))
+                #expect(re.firstMatch(in: c.text, range: NSRange(c.text.startIndex..., in: c.text)) != nil, "\(c.text)")
+                #expect(c.finish == .stop)
+                let options = ["Lily", "Tim and Sue", "the big dog"]
+                let d = await collect(try engine.generate(EngineRequest(promptTokenIds: Self.prompt,
+                    params: Self.params(.choice(options), temperature: 1, seed: UInt64(seed)))))
+                #expect(options.contains(d.text), "\(d.text)")
+                let g = #"root ::= "(" num ( [-+*] num ){1,3} ")"  num ::= [1-9] [0-9]?"#
+                let e = await collect(try engine.generate(EngineRequest(promptTokenIds: Self.prompt,
+                    params: Self.params(.grammar(g.replacingOccurrences(of: "  num", with: "\nnum")), temperature: 1, seed: UInt64(seed)))))
+                #expect(e.text.range(of: #"^\([1-9][0-9]?([-+*][1-9][0-9]?){1,3}\)$"#, options: .regularExpression) != nil, "\(e.text)")
+            }
+            engine.shutdown()
+        }
+
+        /// The same greedy constrained output alone, preempted and recomputed in a crowded pool, and from the
+        /// prefix cache.
+        @Test func preemptionAndPrefixCacheKeepOutput() async throws {
+            let big = try makeEngine(numBlocks: 256)
+            let alone = await collect(try big.generate(EngineRequest(promptTokenIds: Self.prompt, params: Self.params(.jsonSchema(Self.schema)))))
+            let again = await collect(try big.generate(EngineRequest(promptTokenIds: Self.prompt, params: Self.params(.jsonSchema(Self.schema)))))
+            #expect(big.currentStats.prefixCacheHits > 0)
+            #expect(again.ids == alone.ids)
+            big.shutdown()
+            #expect(Self.check(alone.text) == nil)
+
+            let small = try makeEngine(numBlocks: 24, blockSize: 4, maxBatched: 64)
+            let results = await withTaskGroup(of: Collected.self) { g in
+                for _ in 0..<6 {
+                    g.addTask { await collect(try! small.generate(EngineRequest(promptTokenIds: Self.prompt, params: Self.params(.jsonSchema(Self.schema))))) }
+                }
+                var out: [Collected] = []
+                for await c in g { out.append(c) }
+                return out
+            }
+            #expect(small.currentStats.numPreemptions > 0)
+            for r in results { #expect(r.ids == alone.ids) }
+            small.shutdown()
+        }
+
+        /// A request resumed elsewhere with its delivered tokens as prompt tail rebuilds the constraint state from
+        /// them and continues exactly.
+        @Test func resumedRequestRebuildsState() async throws {
+            let engine = try makeEngine(numBlocks: 256)
+            let full = await collect(try engine.generate(EngineRequest(promptTokenIds: Self.prompt, params: Self.params(.jsonSchema(Self.schema)))))
+            let k = full.ids.count / 2
+            var p = Self.params(.jsonSchema(Self.schema))
+            p.maxTokens -= k
+            let rest = await collect(try engine.generate(EngineRequest(promptTokenIds: Self.prompt + full.ids[..<k], params: p,
+                                                                       resumedOutputTokens: k)))
+            #expect(Array(full.ids[k...]) == rest.ids)
+            engine.shutdown()
+        }
+
+        @Test func uncompilableConstraintIsRefused() throws {
+            let engine = try makeEngine(numBlocks: 32)
+            var p = Self.params(.jsonSchema(#"{"type": "object", "properties": {"x": {"type": "strin"}}}"#))
+            p.constraint?.param = "response_format.json_schema.schema"
+            do {
+                _ = try engine.generate(EngineRequest(promptTokenIds: Self.prompt, params: p))
+                Issue.record("accepted")
+            } catch {
+                guard case .invalid(let param, let message) = error else { Issue.record("\(error)"); return }
+                #expect(param == "response_format.json_schema.schema.properties.x.type")
+                #expect(message.contains("unknown type 'strin'"))
+            }
+            engine.shutdown()
+        }
+    }
+}
