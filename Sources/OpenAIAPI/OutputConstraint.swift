@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// What a request asks its output to match, read from OpenAI's `response_format`, vLLM's `guided_json` /
 /// `guided_regex` / `guided_choice` / `guided_grammar` or llama.cpp's `json_schema` / `grammar` (at most one).

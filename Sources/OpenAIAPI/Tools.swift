@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A function the model may call (`tools[i].function`); `parameters` is its JSON schema as JSON text.
 public struct ToolDefinition: Sendable, Equatable {
