@@ -66,13 +66,15 @@ public final class GrammarIndex {
     private var cfgTops: [[Int32]] = []
     private var cfgAccept: [Bool] = []
     private var cfgIds: [[Int32]: Int32] = [:]
-    private var trans: [Int32] = []            // [configs * 256]: -2 unknown, -1 dead
-    private var maskSlot: [Int32] = []         // [configs] index into the mask store, -1 none
+    /// [capacity * 256] transitions: -2 unknown, -1 dead. Raw storage so the trie walk reads it without
+    /// exclusivity checks; reallocated (doubling) as configurations are added.
+    private var trans: UnsafeMutablePointer<Int32>
+    private var transCapacity = 64
+    /// Per configuration: its token mask ([words]), nil until first needed.
+    private var masks: [UnsafeMutablePointer<UInt32>?] = []
     private var maskNonEmpty: [Bool] = []
-    private var maskStore: [UInt32] = []       // [slots * words]
-    private var slots = 0
-    private let maxSlots: Int
-    private var walkStack: [Int32]
+    private var liveMasks = 0
+    private let maxMasks: Int
     public private(set) var initial: Int32 = -1
     /// Counters for measurements.
     public private(set) var maskComputations = 0
@@ -84,11 +86,16 @@ public final class GrammarIndex {
     public init(grammar: CompiledGrammar, vocab: VocabIndex, maskCacheBytes: Int = 64 << 20) {
         self.grammar = grammar
         self.vocab = vocab
-        maxSlots = max(16, maskCacheBytes / max(1, vocab.words * 4))
-        walkStack = [Int32](repeating: 0, count: vocab.maxLength + 1)
+        maxMasks = max(16, maskCacheBytes / max(1, vocab.words * 4))
+        trans = .allocate(capacity: transCapacity * 256)
         var tops: [Int32] = []
         startRule(into: &tops)
         initial = intern(tops)
+    }
+
+    deinit {
+        trans.deallocate()
+        for m in masks { m?.deallocate() }
     }
 
     public var configurationCount: Int { cfgTops.count }
@@ -141,8 +148,15 @@ public final class GrammarIndex {
         cfgIds[key] = c
         cfgAccept.append(key.first == Self.accept)
         cfgTops.append(key.first == Self.accept ? Array(key.dropFirst()) : key)
-        trans.append(contentsOf: repeatElement(Self.unknown, count: 256))
-        maskSlot.append(-1)
+        if cfgTops.count > transCapacity {
+            let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: transCapacity * 2 * 256)
+            bigger.update(from: trans, count: transCapacity * 256)
+            trans.deallocate()
+            trans = bigger
+            transCapacity *= 2
+        }
+        (trans + Int(c) * 256).initialize(repeating: Self.unknown, count: 256)
+        masks.append(nil)
         maskNonEmpty.append(false)
         return c
     }
@@ -192,71 +206,73 @@ public final class GrammarIndex {
     /// and whether any token is allowed. Computed on the first visit of a configuration, then cached.
     public func withMask<R>(_ c: Int32, _ body: (UnsafePointer<UInt32>, Bool) -> R) -> R {
         maskLookups += 1
-        var slot = maskSlot[Int(c)]
-        if slot < 0 { slot = computeMask(c) }
-        let words = vocab.words
-        return maskStore.withUnsafeBufferPointer { body($0.baseAddress! + Int(slot) * words, maskNonEmpty[Int(c)]) }
+        let m = masks[Int(c)] ?? computeMask(c)
+        return body(m, maskNonEmpty[Int(c)])
     }
 
-    private func computeMask(_ c: Int32) -> Int32 {
+    private func computeMask(_ c: Int32) -> UnsafeMutablePointer<UInt32> {
         maskComputations += 1
-        if slots >= maxSlots {
-            for i in maskSlot.indices { maskSlot[i] = -1 }
-            slots = 0
-            maskStore.removeAll(keepingCapacity: true)
+        if liveMasks >= maxMasks {   // over budget: start again (masks are recomputed when next needed)
+            for i in masks.indices { masks[i]?.deallocate(); masks[i] = nil }
+            liveMasks = 0
         }
         let words = vocab.words
-        let base = slots * words
-        maskStore.append(contentsOf: repeatElement(0, count: words))
+        let mask = UnsafeMutablePointer<UInt32>.allocate(capacity: words)
+        mask.initialize(repeating: 0, count: words)
         var any = false
         vocab.sorted.withUnsafeBufferPointer { sorted in
             vocab.lcp.withUnsafeBufferPointer { lcp in
                 vocab.bytes.withUnsafeBufferPointer { bytes in
                     vocab.offsets.withUnsafeBufferPointer { offsets in
-                        any = walk(c, base: base, sorted: sorted, lcp: lcp, bytes: bytes, offsets: offsets)
+                        any = walk(c, into: mask, sorted: sorted, lcp: lcp, bytes: bytes, offsets: offsets)
                     }
                 }
             }
         }
         if accepts(c) {
-            for t in vocab.stopIds { maskStore[base + Int(t) / 32] |= 1 << UInt32(Int(t) % 32); any = true }
+            for t in vocab.stopIds { mask[Int(t) / 32] |= 1 << UInt32(Int(t) % 32); any = true }
         }
-        let slot = Int32(slots)
-        slots += 1
-        maskSlot[Int(c)] = slot
+        masks[Int(c)] = mask
         maskNonEmpty[Int(c)] = any
-        return slot
+        liveMasks += 1
+        return mask
     }
 
     /// Walks the sorted tokens as a trie from configuration `c`: the configurations of a shared prefix are reused,
-    /// and every token under a dead prefix is skipped.
-    private func walk(_ c: Int32, base: Int, sorted: UnsafeBufferPointer<Int32>, lcp: UnsafeBufferPointer<Int32>,
-                      bytes: UnsafeBufferPointer<UInt8>, offsets: UnsafeBufferPointer<Int32>) -> Bool {
+    /// and every token under a dead prefix is skipped. Reads transitions from raw storage (re-read after a
+    /// transition is computed, which may grow it).
+    private func walk(_ c: Int32, into mask: UnsafeMutablePointer<UInt32>, sorted: UnsafeBufferPointer<Int32>,
+                      lcp: UnsafeBufferPointer<Int32>, bytes: UnsafeBufferPointer<UInt8>,
+                      offsets: UnsafeBufferPointer<Int32>) -> Bool {
+        let stack = UnsafeMutablePointer<Int32>.allocate(capacity: vocab.maxLength + 1)
+        defer { stack.deallocate() }
+        var tr = trans
         var any = false
-        var valid = 0                  // walkStack[0...valid] hold the configurations of the previous token's prefix
-        walkStack[0] = c
+        var valid = 0                  // stack[0...valid] hold the configurations of the previous token's prefix
+        stack[0] = c
         var i = 0
         let n = sorted.count
         while i < n {
             let t = Int(sorted[i])
-            let start = Int(offsets[t]), len = Int(offsets[t + 1]) - start
+            let start = Int(offsets[t]), len = Int(offsets[t + 1]) &- start
             var d = min(Int(lcp[i]), valid)
             var dead = false
             while d < len {
-                let next = step(walkStack[d], bytes[start + d])
+                let from = stack[d], b = bytes[start &+ d]
+                var next = tr[Int(from) &* 256 &+ Int(b)]
+                if next == Self.unknown { next = computeTransition(from, b); tr = trans }
                 if next < 0 { dead = true; break }
-                d += 1
-                walkStack[d] = next
+                d &+= 1
+                stack[d] = next
             }
             valid = d
+            i &+= 1
             if !dead {
-                maskStore[base + t / 32] |= 1 << UInt32(t % 32)
+                mask[t >> 5] |= 1 << UInt32(t & 31)
                 any = true
-                i += 1
             } else {
                 // Every following token sharing these d + 1 bytes dies too.
-                i += 1
-                while i < n && Int(lcp[i]) > d { i += 1 }
+                while i < n && Int(lcp[i]) > d { i &+= 1 }
             }
         }
         return any

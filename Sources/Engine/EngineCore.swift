@@ -20,6 +20,8 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
     private lazy var vocabIndex: VocabIndex = Self.vocabIndex(tokenizer, vocabSize: model.config.vocabSize)
     /// Time spent masking and advancing constraints (ns), for measurements.
     private(set) var constraintNanos: UInt64 = 0
+    /// Time spent in `step()` (ns).
+    private(set) var stepNanos: UInt64 = 0
     private(set) var promptTokensTotal = 0
     private(set) var generationTokensTotal = 0
 
@@ -117,6 +119,8 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
     /// One iteration. Returns false when there was nothing to run.
     @discardableResult
     func step() -> Bool {
+        let start = Self.now()
+        defer { stepNanos &+= Self.now() &- start }
         let plan = scheduler.schedule()
         for f in plan.finished { finish(f.id, reason: EngineFinishReason(f.reason), extraText: "") }
         guard !plan.scheduled.isEmpty else { publishStats(); return !plan.finished.isEmpty }

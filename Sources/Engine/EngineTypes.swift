@@ -133,6 +133,10 @@ public struct EngineStats: Sendable, Codable, Equatable {
     public var numPreemptions = 0
     public var promptTokensTotal = 0
     public var generationTokensTotal = 0
+    /// Cumulative seconds spent in engine steps, and the part of it spent masking logits and advancing output
+    /// constraints (their ratio is the constraint overhead).
+    public var stepSeconds: Double = 0
+    public var constraintSeconds: Double = 0
     public init() {}
 }
 
