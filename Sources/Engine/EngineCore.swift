@@ -205,10 +205,13 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         if var c = st.constraint {
             // The grammar decides where the output may end (min_tokens does not apply); a token it refuses
             // cannot be sampled, and the request ends as soon as the grammar is complete.
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            // Timed: finding the mask, applying it, advancing (not the sampling itself).
+            var t0 = Self.now(), spent: UInt64 = 0
             let sampled: Sampler.Result? = c.withMask { mask, any in
-                any ? sampler.sample(logits, &st.sampler, banned: [], mask: mask) : nil
+                spent = Self.now() &- t0
+                return any ? sampler.sample(logits, &st.sampler, banned: [], mask: mask) : nil
             }
+            t0 = Self.now()
             guard let sampled, c.advance(sampled.token) else {
                 // Nothing the vocabulary holds can continue the grammar: end here with an end-of-text token.
                 let token = tokenizer.eosId ?? 0
@@ -218,7 +221,7 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
                 out.stopReason = "no token can continue the constrained output"
                 return (out, true)
             }
-            constraintNanos &+= DispatchTime.now().uptimeNanoseconds &- t0
+            constraintNanos &+= spent &+ sampler.lastMaskNanos &+ (Self.now() &- t0)
             st.constraint = c
             r = sampled
         } else {

@@ -69,6 +69,9 @@ final class Sampler {
     private let idx: UnsafeMutablePointer<Int32>     // [vocab] candidate ids
     private let saved: UnsafeMutablePointer<Float>   // [vocab] processed logits kept for logprobs
 
+    /// How long the last `sample` took to apply its mask (ns), for the constraint-overhead figures.
+    private(set) var lastMaskNanos: UInt64 = 0
+
     init(vocab: Int) {
         self.vocab = vocab
         work = .allocate(capacity: vocab)
@@ -92,7 +95,11 @@ final class Sampler {
         applyPenalties(&s)
         for (t, b) in p.logitBias where Int(t) < vocab && t >= 0 { work[Int(t)] += b }
         for t in banned where Int(t) < vocab && t >= 0 { work[Int(t)] = -.infinity }
-        if let mask { applyMask(mask) }
+        if let mask {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            applyMask(mask)
+            lastMaskNanos = DispatchTime.now().uptimeNanoseconds &- t0
+        }
         let lp = p.logprobs.map { logprobTable(top: $0) }
         if lp != nil { saved.update(from: work, count: vocab) }
         let token: Int32

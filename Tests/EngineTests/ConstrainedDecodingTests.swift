@@ -132,3 +132,50 @@ extension EngineSuite {
         }
     }
 }
+
+/// The constraint's share of the decode step at 32 concurrent JSON-schema requests on SmolLM2 (opt-in:
+/// SWIFTLET_BENCH_CONSTRAINTS=1; prints the figures).
+@Suite("Constraint overhead", .serialized, .enabled(if: ProcessInfo.processInfo.environment["SWIFTLET_BENCH_CONSTRAINTS"] != nil))
+struct ConstraintOverheadBenchmark {
+    static let schema = #"""
+    {"type": "object", "properties": {
+      "id": {"type": "integer", "minimum": 1}, "name": {"type": "string", "maxLength": 40},
+      "email": {"type": "string"}, "age": {"type": "integer", "minimum": 0, "maximum": 150},
+      "score": {"type": "number"}, "active": {"type": "boolean"},
+      "role": {"enum": ["admin", "editor", "viewer", "guest"]},
+      "tags": {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 4},
+      "address": {"type": "object", "properties": {"street": {"type": "string", "maxLength": 40}, "city": {"type": "string", "maxLength": 30}},
+                  "required": ["street", "city"], "additionalProperties": false},
+      "note": {"type": "string", "maxLength": 60}},
+     "required": ["id", "name", "email", "age", "score", "active", "role", "tags", "address", "note"], "additionalProperties": false}
+    """#
+
+    @Test func smolLM2ThirtyTwoConcurrent() async throws {
+        let engine = try makeEngine(Paths.smol, tokenizer: nil, numBlocks: 1024, maxBatched: 2048, maxSeqs: 64)
+        let prompt = engine.tokenizer.encode("<|im_start|>user\nDescribe a user of a web site as JSON.<|im_end|>\n<|im_start|>assistant\n",
+                                             addSpecial: false, parseSpecial: true)
+        for constrained in [false, true] {
+            let before = engine.currentStats
+            let clock = ContinuousClock()
+            let t0 = clock.now
+            let results = await withTaskGroup(of: Collected.self) { g in
+                for i in 0..<32 {
+                    var p = SamplingParams()
+                    p.temperature = 1; p.seed = UInt64(i); p.maxTokens = 96
+                    if constrained { p.constraint = ConstraintSpec(.jsonSchema(Self.schema), param: "response_format") } else { p.ignoreEOS = true }
+                    let req = EngineRequest(promptTokenIds: prompt, params: p)
+                    g.addTask { await collect(try! engine.generate(req)) }
+                }
+                var out: [Collected] = []
+                for await c in g { out.append(c) }
+                return out
+            }
+            let wall = clock.now - t0
+            let s = engine.currentStats
+            let steps = s.stepSeconds - before.stepSeconds, cons = s.constraintSeconds - before.constraintSeconds
+            let tokens = results.reduce(0) { $0 + $1.ids.count }
+            print("SmolLM2, 32 concurrent, constrained=\(constrained): \(tokens) tokens in \(wall); step time \(steps) s; mask+advance \(cons) s = \(String(format: "%.2f", 100 * cons / max(steps, 1e-9)))% of step time")
+        }
+        engine.shutdown()
+    }
+}
