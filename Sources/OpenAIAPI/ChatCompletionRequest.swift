@@ -111,7 +111,15 @@ public struct ChatCompletionRequest: Sendable, Equatable, Codable {
     }
 
     public static func decode(_ data: Data) throws(APIError) -> ChatCompletionRequest {
-        try ChatCompletionRequest(json: JSONValue.parseObject(data))
+        var r = try ChatCompletionRequest(json: JSONValue.parseObject(data))
+        let bytes = Array(data)
+        r.constraint = r.constraint?.keepingKeyOrder(from: bytes)
+        for i in r.tools.indices {
+            if let text = RawJSON.text(in: bytes, at: [.key("tools"), .index(i), .key("function"), .key("parameters")]) {
+                r.tools[i].parameters = text
+            }
+        }
+        return r
     }
 
     public init(json object: [String: JSONValue]) throws(APIError) {

@@ -88,7 +88,9 @@ public struct CompletionRequest: Sendable, Equatable, Codable {
 
     /// Parses and validates a request body; every failure is a 400 naming its parameter.
     public static func decode(_ data: Data) throws(APIError) -> CompletionRequest {
-        try CompletionRequest(json: JSONValue.parseObject(data))
+        var r = try CompletionRequest(json: JSONValue.parseObject(data))
+        r.constraint = r.constraint?.keepingKeyOrder(from: Array(data))
+        return r
     }
 
     public init(json object: [String: JSONValue]) throws(APIError) {

@@ -17,6 +17,16 @@ public enum OutputConstraint: Sendable, Equatable {
         }
     }
 
+    /// The schema as written in the request body (the parsed form sorts keys; the output follows this order).
+    func keepingKeyOrder(from body: [UInt8]) -> OutputConstraint {
+        guard case .jsonSchema(let sorted, let p) = self else { return self }
+        let path: [RawJSON.Step] = p == "response_format.json_schema.schema"
+            ? [.key("response_format"), .key("json_schema"), .key("schema")] : [.key(p)]
+        guard let text = RawJSON.text(in: body, at: path), text.first == "{" else { return self }
+        _ = sorted
+        return .jsonSchema(text, param: p)
+    }
+
     static func read(_ r: FieldReader) throws(APIError) -> OutputConstraint? {
         var found: [OutputConstraint] = []
         if let f = try r.object("response_format") {

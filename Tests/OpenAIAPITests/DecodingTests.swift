@@ -239,6 +239,11 @@ private func chatError(_ json: String) -> APIError? {
         let s = try ChatCompletionRequest.decode(data(#"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object"},"strict":true}}}"#))
         #expect(s.constraint == .jsonSchema(#"{"type":"object"}"#, param: "response_format.json_schema.schema"))
         #expect(try ChatCompletionRequest.decode(JSONEncoder().encode(s)) == s)
+        // The schema keeps the body's key order (the output's property order).
+        let o = try CompletionRequest.decode(data(#"{"prompt":"p","response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string","pattern":"[\\\"}]"}}}}},"max_tokens":3}"#))
+        #expect(o.constraint == .jsonSchema(#"{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string","pattern":"[\\\"}]"}}}"#, param: "response_format.json_schema.schema"))
+        let tl = try ChatCompletionRequest.decode(data(#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"b":{},"a":{}}}}}]}"#))
+        #expect(tl.tools[0].parameters == #"{"type":"object","properties":{"b":{},"a":{}}}"#)
         for (field, expected) in [(#""guided_regex":"a+""#, OutputConstraint.regex("a+", param: "guided_regex")),
                                   (#""guided_choice":["a","b"]"#, .choice(["a", "b"], param: "guided_choice")),
                                   (#""grammar":"root ::= \"a\"""#, .grammar(#"root ::= "a""#, param: "grammar")),
