@@ -128,7 +128,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .testTarget(name: "ClusterTests", dependencies: [
-            "Cluster", "Server", "Engine", "OpenAIAPI",
+            "Cluster", "Server", "Engine", "OpenAIAPI", "Constraints",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
