@@ -29,7 +29,7 @@ struct ToolCallStream: Sendable {
                 let body = String(pending[..<r.lowerBound])
                 pending = String(pending[r.upperBound...])
                 inCall = false
-                if let call = parse(body) { piece.calls.append(call) } else { piece.content += Self.open + body + Self.close }
+                if let call = parse(body) { piece.calls.append(call) } else { add(Self.open + body + Self.close, to: &piece) }
                 continue
             }
             if bareJSON == nil {
@@ -38,39 +38,39 @@ struct ToolCallStream: Sendable {
             }
             if bareJSON == true { break }   // decided at the end
             if let r = pending.range(of: Self.open) {
-                piece.content += pending[..<r.lowerBound]
+                add(pending[..<r.lowerBound], to: &piece)
                 pending = String(pending[r.upperBound...])
                 inCall = true
                 continue
             }
             let keep = heldSuffix()
-            piece.content += pending.dropLast(keep)
+            add(pending.dropLast(keep), to: &piece)
             pending = String(pending.suffix(keep))
             break
         }
-        return tidy(piece)
+        callCount += piece.calls.count
+        return piece
     }
 
     mutating func finish() -> Piece {
         var piece = Piece()
         if inCall {
             // Ended inside a call (no closing tag): a complete JSON body still counts.
-            if let call = parse(pending) { piece.calls.append(call) } else { piece.content = Self.open + pending }
+            if let call = parse(pending) { piece.calls.append(call) } else { add(Self.open + pending, to: &piece) }
         } else if bareJSON == true, let call = parse(pending) {
             piece.calls.append(call)
         } else {
-            piece.content = pending
+            add(pending[...], to: &piece)
         }
         pending = ""; inCall = false
-        return tidy(piece)
+        callCount += piece.calls.count
+        return piece
     }
 
-    /// Blank text around calls is not content.
-    private mutating func tidy(_ p: Piece) -> Piece {
-        var p = p
-        callCount += p.calls.count
-        if callCount > 0 && p.content.allSatisfy(\.isWhitespace) { p.content = "" }
-        return p
+    /// Appends content; blank text once calls have begun is not content.
+    private func add<S: StringProtocol>(_ s: S, to piece: inout Piece) {
+        if callCount + piece.calls.count > 0 && s.allSatisfy(\.isWhitespace) { return }
+        piece.content += s
     }
 
     private func heldSuffix() -> Int {

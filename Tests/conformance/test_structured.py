@@ -84,7 +84,7 @@ def rand_schema(rng, depth=0, defs=None):
             bound += len(f"p{i}_value") + 2 + 1 + 3 * WS + b + 1
         req = [p for p in props if rng.random() < 0.6]
         s = {"type": "object", "properties": props, "required": req}
-        if rng.random() < 0.8:
+        if not props or rng.random() < 0.8:   # no properties and no additionalProperties: any object (unbounded)
             s["additionalProperties"] = False
         return s, bound
     if k == "array":
@@ -261,7 +261,7 @@ class City(pydantic.BaseModel):
     country: str = pydantic.Field(max_length=30)
     population_millions: float
     kind: Literal["capital", "town"]
-    landmark: Optional[str] = None
+    landmark: Optional[str] = pydantic.Field(default=None, max_length=40)
 
 
 def test_parse_with_pydantic(smol_server):
