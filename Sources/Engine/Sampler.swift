@@ -132,7 +132,12 @@ final class Sampler {
             if bits == 0 {
                 for j in 0..<end { work[base &+ j] = -.infinity }
             } else {
-                for j in 0..<end where bits & (1 << UInt32(j)) == 0 { work[base &+ j] = -.infinity }
+                var out = ~bits   // the refused tokens of this word, lowest first
+                if end < 32 { out &= (1 << UInt32(end)) &- 1 }
+                while out != 0 {
+                    work[base &+ out.trailingZeroBitCount] = -.infinity
+                    out &= out &- 1
+                }
             }
         }
     }
