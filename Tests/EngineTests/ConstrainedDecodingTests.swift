@@ -2,6 +2,7 @@ import Constraints
 import Engine
 import Foundation
 import Testing
+import Tokenizer
 
 extension EngineSuite {
     /// Constrained decoding through the whole engine on stories260K (a model that knows nothing of JSON, so
