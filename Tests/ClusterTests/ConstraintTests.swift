@@ -25,7 +25,7 @@ import Testing
             let want = await collectLogprobs(try engine.generate(EngineRequest(promptTokenIds: p, params: params)))
             let got = await collectLogprobs(try router.client.generate(EngineRequest(promptTokenIds: p, params: params)))
             #expect(got.tokens == want.tokens && got.finish == .stop)
-            let text = engine.tokenizer.decode(got.tokens)
+            let text = engine.decode(got.tokens, skipSpecial: true)
             let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
             #expect(obj?["word"] is String && obj?["n"] is Int, "\(text)")
         }
