@@ -20,9 +20,10 @@ extension EngineSuite {
                            "required": ["kind", "legs"], "additionalProperties": false}}}
         """#
 
-        static let prompt: [Int32] = [1, 365, 301, 379, 260, 400]
+        /// Long enough to fill whole KV blocks (prefix caching shares full blocks only).
+        static let prompt: [Int32] = [1] + (0..<40).map { Int32(3 + ($0 * 37) % 500) }
 
-        static func params(_ kind: ConstraintSpec.Kind, temperature: Float = 0, seed: UInt64? = nil, max: Int = 160) -> SamplingParams {
+        static func params(_ kind: ConstraintSpec.Kind, temperature: Float = 0, seed: UInt64? = nil, max: Int = 200) -> SamplingParams {
             var p = SamplingParams()
             p.temperature = temperature
             p.seed = seed
@@ -89,7 +90,7 @@ extension EngineSuite {
             big.shutdown()
             #expect(Self.check(alone.text) == nil)
 
-            let small = try makeEngine(numBlocks: 24, blockSize: 4, maxBatched: 64)
+            let small = try makeEngine(numBlocks: 64, blockSize: 4, maxBatched: 64)
             let results = await withTaskGroup(of: Collected.self) { g in
                 for _ in 0..<6 {
                     g.addTask { await collect(try! small.generate(EngineRequest(promptTokenIds: Self.prompt, params: Self.params(.jsonSchema(Self.schema))))) }
