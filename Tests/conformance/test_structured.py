@@ -185,7 +185,7 @@ def test_regex_and_choice_always_match(stories_server):
     options = ["happy", "sad", "a little sleepy"]
     seen = set()
     for i in range(20):
-        r = c.completions.create(model="stories260K", prompt="Lily felt", max_tokens=10, temperature=1.5, seed=i,
+        r = c.completions.create(model="stories260K", prompt="Lily felt", max_tokens=40, temperature=1.5, seed=i,
                                  extra_body={"guided_choice": options})
         assert r.choices[0].text in options
         seen.add(r.choices[0].text)
