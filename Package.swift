@@ -45,6 +45,8 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: strict),
         .target(name: "ModelFormats", dependencies: ["Tensor"], swiftSettings: strict),
         .target(name: "Tokenizer", dependencies: ["ModelFormats"], swiftSettings: strict),
+        // Constrained decoding: JSON schema / regex / GBNF / choice → grammar, token masks over a vocabulary.
+        .target(name: "Constraints", swiftSettings: strict),
         .target(name: "Model", dependencies: ["Tensor", "ModelFormats"], swiftSettings: strict),
         .target(name: "KVBlocks", dependencies: [
             .product(name: "DequeModule", package: "swift-collections"),
@@ -55,14 +57,14 @@ let package = Package(
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: strict),
         .target(name: "Engine", dependencies: [
-            "Scheduler", "KVBlocks", "Model", "Tokenizer", "Tensor", "ModelFormats",
+            "Scheduler", "KVBlocks", "Model", "Tokenizer", "Tensor", "ModelFormats", "Constraints",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .target(name: "OpenAIAPI", swiftSettings: strict),
         .target(name: "Server", dependencies: [
-            "OpenAIAPI", "Engine",
+            "OpenAIAPI", "Engine", "Constraints",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -103,10 +105,11 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tokenizer", "Tensor"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: [
-            "Engine", "Model", "Tokenizer", "Scheduler",
+            "Engine", "Model", "Tokenizer", "Scheduler", "Constraints",
             .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: strict),
+        .testTarget(name: "ConstraintsTests", dependencies: ["Constraints"], swiftSettings: strict),
         .testTarget(name: "OpenAIAPITests", dependencies: ["OpenAIAPI"], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Engine", "OpenAIAPI",
@@ -125,7 +128,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .testTarget(name: "ClusterTests", dependencies: [
-            "Cluster", "Server", "Engine", "OpenAIAPI",
+            "Cluster", "Server", "Engine", "OpenAIAPI", "Constraints",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

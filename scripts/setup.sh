@@ -17,5 +17,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 "$root/models/fetch-default-model.sh"
 if [ "${SWIFTLET_WITH_PYTHON_TESTS:-0}" = 1 ]; then
-  python3 -c "import openai, numpy, regex" 2>/dev/null || python3 -m pip install --quiet openai numpy regex
+  python3 -c "import openai, numpy, regex, jsonschema" 2>/dev/null || python3 -m pip install --quiet openai numpy regex jsonschema
 fi

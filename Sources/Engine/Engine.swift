@@ -167,6 +167,8 @@ public final class Engine: TokenizerBacked, Service {
         var s = Self.stats(core.scheduler.stats, blockSize: config.blockSize)
         s.promptTokensTotal = core.promptTokensTotal
         s.generationTokensTotal = core.generationTokensTotal
+        s.stepSeconds = EngineCore.seconds(core.stepNanos)
+        s.constraintSeconds = EngineCore.seconds(core.constraintNanos)
         shared.withLock { $0.stats = s }
     }
 

@@ -1,3 +1,4 @@
+import Constraints
 import CoreMetrics
 import Foundation
 import Model
@@ -14,6 +15,13 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
     let metrics: EngineMetrics
     private var seqs: [RequestID: SequenceState] = [:]
     private var lastStats: SchedulerStats?
+    /// Token masks per grammar, shared by every request with the same constraint (engine thread only).
+    private var grammarIndexes: [ConstraintSpec.Kind: GrammarIndex] = [:]
+    private lazy var vocabIndex: VocabIndex = Self.vocabIndex(tokenizer, vocabSize: model.config.vocabSize)
+    /// Time spent masking and advancing constraints (ns), for measurements.
+    private(set) var constraintNanos: UInt64 = 0
+    /// Time spent in `step()` (ns).
+    private(set) var stepNanos: UInt64 = 0
     private(set) var promptTokensTotal = 0
     private(set) var generationTokensTotal = 0
 
@@ -32,6 +40,9 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         /// Prompt log-probabilities computed so far (position p predicts prompt token p + 1); nil unless asked for.
         var promptLogprobs: [TokenLogprob]?
         var promptLogprobsSent = false
+        /// The output constraint's state (nil: free text). Lives as long as the request, so preemption (which
+        /// recomputes the KV cache but keeps the sampled tokens) and prefix caching leave it untouched.
+        var constraint: ConstraintState?
     }
 
     /// What a logits row of this step is for.
@@ -50,12 +61,14 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
     /// Admits a request; on refusal the stream ends at once with an error output.
     func admit(id: RequestID, _ r: EngineRequest, arrival: UInt64, order: UInt64,
                continuation: AsyncStream<RequestOutput>.Continuation) {
+        let constraint: ConstraintState?
         do {
+            constraint = try makeConstraint(r)
             try scheduler.add(SchedulerRequest(id: id, promptTokenIds: r.promptTokenIds, maxTokens: r.params.maxTokens,
                                                priority: r.priority, arrival: order,
                                                skipPrefixCache: r.params.promptLogprobs))
         } catch {
-            continuation.yield(RequestOutput(finishReason: .error, stopReason: error.description,
+            continuation.yield(RequestOutput(finishReason: .error, stopReason: "\(error)",
                                              promptTokenCount: r.promptTokenIds.count))
             continuation.finish()
             return
@@ -65,16 +78,49 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
             request: r, sampler: SequenceSampler(params: r.params, prompt: r.promptTokenIds, resumed: r.resumedOutputTokens),
             detok: IncrementalDetokenizer(tokenizer: tokenizer, skipSpecial: r.params.skipSpecialTokens, promptTail: tail),
             stops: StopStringMatcher(stops: r.params.stop), continuation: continuation, arrival: arrival,
-            promptLogprobs: r.params.promptLogprobs ? [] : nil)
+            promptLogprobs: r.params.promptLogprobs ? [] : nil, constraint: constraint)
         metrics.promptTokens.increment(by: r.promptTokenIds.count)
         promptTokensTotal += r.promptTokenIds.count
     }
 
     func abort(_ id: RequestID) { scheduler.abort(id) }
 
+    /// The constraint's state at the start of the request's output; a resumed request replays its delivered
+    /// tokens (the prompt's last `resumedOutputTokens`) so it continues where the interrupted run stopped.
+    private func makeConstraint(_ r: EngineRequest) throws(ConstraintError) -> ConstraintState? {
+        guard let spec = r.params.constraint else { return nil }
+        let index: GrammarIndex
+        if let i = grammarIndexes[spec.kind] { index = i } else {
+            index = GrammarIndex(grammar: try spec.compile(), vocab: vocabIndex)
+            if grammarIndexes.count >= 64 { grammarIndexes.removeAll() }   // live requests keep theirs
+            grammarIndexes[spec.kind] = index
+        }
+        var state = ConstraintState(index: index)
+        for t in r.promptTokenIds.suffix(r.resumedOutputTokens) {
+            guard state.advance(t) else {
+                throw ConstraintError("the resumed output does not match the constraint at token \(t)")
+            }
+        }
+        return state
+    }
+
+    /// What each token adds to the text, for grammar matching: special tokens never match (the stop tokens are
+    /// allowed where the grammar may end).
+    static func vocabIndex(_ tokenizer: Tokenizer, vocabSize: Int) -> VocabIndex {
+        let n = tokenizer.vocabSize
+        let bytes: [[UInt8]?] = (0..<vocabSize).map { i in
+            let id = Int32(i)
+            guard i < n, !tokenizer.isSpecial(id) else { return nil }
+            return tokenizer.pieceBytes(id)
+        }
+        return VocabIndex(tokenBytes: bytes, stopIds: tokenizer.stopIds.sorted())
+    }
+
     /// One iteration. Returns false when there was nothing to run.
     @discardableResult
     func step() -> Bool {
+        let start = Self.now()
+        defer { stepNanos &+= Self.now() &- start }
         let plan = scheduler.schedule()
         for f in plan.finished { finish(f.id, reason: EngineFinishReason(f.reason), extraText: "") }
         guard !plan.scheduled.isEmpty else { publishStats(); return !plan.finished.isEmpty }
@@ -154,9 +200,34 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
     private func sampleOne(_ st: inout SequenceState, logits: UnsafeBufferPointer<Float>, at t: UInt64)
         -> (RequestOutput, Bool) {
         let p = st.request.params
-        let eos = p.ignoreEOS ? [] : tokenizer.stopIds
-        let banned: Set<Int32> = st.completionTokens < p.minTokens ? eos.union(p.stopTokenIds) : []
-        let r = sampler.sample(logits, &st.sampler, banned: banned)
+        let eos = p.ignoreEOS && st.constraint == nil ? [] : tokenizer.stopIds
+        let r: Sampler.Result
+        if var c = st.constraint {
+            // The grammar decides where the output may end (min_tokens does not apply); a token it refuses
+            // cannot be sampled, and the request ends as soon as the grammar is complete.
+            // Timed: finding the mask, applying it, advancing (not the sampling itself).
+            var t0 = Self.now(), spent: UInt64 = 0
+            let sampled: Sampler.Result? = c.withMask { mask, any in
+                spent = Self.now() &- t0
+                return any ? sampler.sample(logits, &st.sampler, banned: [], mask: mask) : nil
+            }
+            t0 = Self.now()
+            guard let sampled, c.advance(sampled.token) else {
+                // Nothing the vocabulary holds can continue the grammar: end here with an end-of-text token.
+                let token = tokenizer.eosId ?? 0
+                st.completionTokens += 1
+                var out = RequestOutput(newTokenIds: [token], promptTokenCount: st.request.promptTokenIds.count,
+                                        completionTokenCount: st.completionTokens)
+                out.stopReason = "no token can continue the constrained output"
+                return (out, true)
+            }
+            constraintNanos &+= spent &+ sampler.lastMaskNanos &+ (Self.now() &- t0)
+            st.constraint = c
+            r = sampled
+        } else {
+            let banned: Set<Int32> = st.completionTokens < p.minTokens ? eos.union(p.stopTokenIds) : []
+            r = sampler.sample(logits, &st.sampler, banned: banned)
+        }
         st.completionTokens += 1
         metrics.generationTokens.increment()
         generationTokensTotal += 1
@@ -178,7 +249,7 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         switch st.stops.push(st.detok.push(r.token)) {
         case .emit(let text):
             out.textDelta = text
-            return (out, false)
+            return (out, st.constraint?.isComplete ?? false)
         case .stopped(let before, let stop):
             out.textDelta = before
             out.stopReason = stop

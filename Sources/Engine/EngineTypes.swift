@@ -1,3 +1,4 @@
+public import Constraints
 public import Foundation
 
 /// Per-request sampling options, as the OpenAI API and vLLM name them. Validated by `validate()`.
@@ -21,6 +22,9 @@ public struct SamplingParams: Sendable, Codable, Equatable {
     /// Also return log-probabilities of the prompt tokens (for `echo` with `logprobs`).
     public var promptLogprobs: Bool = false
     public var skipSpecialTokens: Bool = true
+    /// What the output must match (JSON schema, regex, choice, grammar, tool calls); nil = free text. The engine
+    /// masks every step's logits with it and ends the request when it is complete.
+    public var constraint: ConstraintSpec? = nil
 
     public init() {}
 }
@@ -129,6 +133,10 @@ public struct EngineStats: Sendable, Codable, Equatable {
     public var numPreemptions = 0
     public var promptTokensTotal = 0
     public var generationTokensTotal = 0
+    /// Cumulative seconds spent in engine steps, and the part of it spent masking logits and advancing output
+    /// constraints (their ratio is the constraint overhead).
+    public var stepSeconds: Double = 0
+    public var constraintSeconds: Double = 0
     public init() {}
 }
 
@@ -191,6 +199,12 @@ extension EngineRequest {
         guard p.repetitionPenalty > 0 else { throw .invalid(param: "repetition_penalty", message: "repetition_penalty must be > 0, got \(p.repetitionPenalty)") }
         guard p.minTokens >= 0 && p.minTokens <= p.maxTokens else {
             throw .invalid(param: "min_tokens", message: "min_tokens must be in [0, max_tokens], got \(p.minTokens)")
+        }
+        if let c = p.constraint {
+            do { _ = try c.compile() } catch {
+                let place = error.path.isEmpty ? c.param : error.path.hasPrefix("[") ? c.param + error.path : c.param + "." + error.path
+                throw .invalid(param: place, message: "'\(place)' cannot be used to constrain the output: \(error.message)")
+            }
         }
     }
 }

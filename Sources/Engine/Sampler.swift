@@ -69,6 +69,9 @@ final class Sampler {
     private let idx: UnsafeMutablePointer<Int32>     // [vocab] candidate ids
     private let saved: UnsafeMutablePointer<Float>   // [vocab] processed logits kept for logprobs
 
+    /// How long the last `sample` took to apply its mask (ns), for the constraint-overhead figures.
+    private(set) var lastMaskNanos: UInt64 = 0
+
     init(vocab: Int) {
         self.vocab = vocab
         work = .allocate(capacity: vocab)
@@ -83,13 +86,20 @@ final class Sampler {
         var logprob: TokenLogprob?
     }
 
-    /// Samples the next token. `banned` tokens (EOS before min_tokens) get −∞.
-    func sample(_ logits: UnsafeBufferPointer<Float>, _ s: inout SequenceSampler, banned: Set<Int32>) -> Result {
+    /// Samples the next token. `banned` tokens (EOS before min_tokens) get −∞, and so does every token whose bit
+    /// is clear in `mask` ([⌈vocab/32⌉] words; the constraint's allowed tokens), when given.
+    func sample(_ logits: UnsafeBufferPointer<Float>, _ s: inout SequenceSampler, banned: Set<Int32>,
+                mask: UnsafePointer<UInt32>? = nil) -> Result {
         let p = s.params
         work.update(from: logits.baseAddress!, count: vocab)
         applyPenalties(&s)
         for (t, b) in p.logitBias where Int(t) < vocab && t >= 0 { work[Int(t)] += b }
         for t in banned where Int(t) < vocab && t >= 0 { work[Int(t)] = -.infinity }
+        if let mask {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            applyMask(mask)
+            lastMaskNanos = DispatchTime.now().uptimeNanoseconds &- t0
+        }
         let lp = p.logprobs.map { logprobTable(top: $0) }
         if lp != nil { saved.update(from: work, count: vocab) }
         let token: Int32
@@ -109,6 +119,27 @@ final class Sampler {
         work.update(from: logits.baseAddress!, count: vocab)
         let table = logprobTable(top: n)
         return TokenLogprob(tokenId: token, logprob: work[Int(token)] - table.logZ, top: table.top)
+    }
+
+    /// −∞ for every token the mask leaves out; whole words at a time (all allowed: skipped, none: filled).
+    private func applyMask(_ mask: UnsafePointer<UInt32>) {
+        let words = (vocab + 31) / 32
+        for w in 0..<words {
+            let bits = mask[w]
+            if bits == .max { continue }
+            let base = w &* 32
+            let end = min(32, vocab &- base)
+            if bits == 0 {
+                for j in 0..<end { work[base &+ j] = -.infinity }
+            } else {
+                var out = ~bits   // the refused tokens of this word, lowest first
+                if end < 32 { out &= (1 << UInt32(end)) &- 1 }
+                while out != 0 {
+                    work[base &+ out.trailingZeroBitCount] = -.infinity
+                    out &= out &- 1
+                }
+            }
+        }
     }
 
     private func applyPenalties(_ s: inout SequenceSampler) {

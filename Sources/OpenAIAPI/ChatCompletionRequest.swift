@@ -1,12 +1,40 @@
 public import Foundation
 
 /// One chat message after parsing: `developer` is mapped to `system`, text parts are joined with "\n".
+/// Assistant messages may carry `tool_calls`; `tool` messages answer one by `tool_call_id`.
 public struct ChatMessage: Sendable, Equatable, Codable {
     public var role: String
     public var content: String
-    public init(role: String, content: String) { self.role = role; self.content = content }
+    public var toolCalls: [ToolCall]?
+    public var toolCallId: String?
+    public init(role: String, content: String, toolCalls: [ToolCall]? = nil, toolCallId: String? = nil) {
+        self.role = role; self.content = content; self.toolCalls = toolCalls; self.toolCallId = toolCallId
+    }
 
-    static let roles: Set<String> = ["system", "user", "assistant", "developer"]
+    enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls", toolCallId = "tool_call_id" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        role = try c.decode(String.self, forKey: .role)
+        content = try c.decodeIfPresent(String.self, forKey: .content) ?? ""
+        toolCalls = try c.decodeIfPresent([ToolCall].self, forKey: .toolCalls)
+        toolCallId = try c.decodeIfPresent(String.self, forKey: .toolCallId)
+    }
+
+    /// `content` is null in an assistant message that only calls tools, as OpenAI writes it.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(role, forKey: .role)
+        if let toolCalls, !toolCalls.isEmpty {
+            if content.isEmpty { try c.encodeNil(forKey: .content) } else { try c.encode(content, forKey: .content) }
+            try c.encode(toolCalls, forKey: .toolCalls)
+        } else {
+            try c.encode(content, forKey: .content)
+        }
+        try c.encodeIfPresent(toolCallId, forKey: .toolCallId)
+    }
+
+    static let roles: Set<String> = ["system", "user", "assistant", "developer", "tool"]
 
     static func read(_ v: JSONValue, param: String) throws(APIError) -> ChatMessage {
         guard case .object(let o) = v else { throw .invalidType(param: param, expected: "an object", got: v) }
@@ -16,11 +44,20 @@ public struct ChatMessage: Sendable, Equatable, Codable {
                                   code: "missing_required_parameter")
         }
         guard roles.contains(role) else {
-            throw .outOfRange(param: "\(param).role", allowed: "one of 'system', 'developer', 'user', 'assistant'",
+            throw .outOfRange(param: "\(param).role", allowed: "one of 'system', 'developer', 'user', 'assistant', 'tool'",
                               got: "'\(role)'")
         }
+        var calls: [ToolCall]? = nil
+        if role == "assistant", let v = r.value("tool_calls") {
+            guard case .array(let items) = v else { throw .invalidType(param: "\(param).tool_calls", expected: "an array", got: v) }
+            var out: [ToolCall] = []
+            for (i, item) in items.enumerated() { out.append(try ToolCall.read(item, param: "\(param).tool_calls[\(i)]")) }
+            calls = out
+        }
         let content = try readContent(r.value("content"), param: "\(param).content", optional: role == "assistant")
-        return ChatMessage(role: role == "developer" ? "system" : role, content: content)
+        var m = ChatMessage(role: role == "developer" ? "system" : role, content: content, toolCalls: calls)
+        if role == "tool" { m.toolCallId = try r.string("tool_call_id") }
+        return m
     }
 
     private static func readContent(_ v: JSONValue?, param: String, optional: Bool) throws(APIError) -> String {
@@ -64,13 +101,25 @@ public struct ChatCompletionRequest: Sendable, Equatable, Codable {
     public var user: String?
     /// vLLM extension: end the rendered prompt with the assistant header (default true).
     public var addGenerationPrompt: Bool = true
+    public var constraint: OutputConstraint?
+    public var tools: [ToolDefinition] = []
+    public var toolChoice: ToolChoice = .none
+    public var parallelToolCalls: Bool = true
 
     public init(model: String? = nil, messages: [ChatMessage], sampling: SamplingOptions = SamplingOptions()) {
         self.model = model; self.messages = messages; self.sampling = sampling
     }
 
     public static func decode(_ data: Data) throws(APIError) -> ChatCompletionRequest {
-        try ChatCompletionRequest(json: JSONValue.parseObject(data))
+        var r = try ChatCompletionRequest(json: JSONValue.parseObject(data))
+        let bytes = Array(data)
+        r.constraint = r.constraint?.keepingKeyOrder(from: bytes)
+        for i in r.tools.indices {
+            if let text = RawJSON.text(in: bytes, at: [.key("tools"), .index(i), .key("function"), .key("parameters")]) {
+                r.tools[i].parameters = text
+            }
+        }
+        return r
     }
 
     public init(json object: [String: JSONValue]) throws(APIError) {
@@ -89,7 +138,28 @@ public struct ChatCompletionRequest: Sendable, Equatable, Codable {
         }
         user = try r.string("user")
         addGenerationPrompt = try r.bool("add_generation_prompt") ?? true
-        try Self.rejectUnsupported(r)
+        constraint = try OutputConstraint.read(r)
+        tools = try Self.readTools(r)
+        toolChoice = try ToolChoice.read(r, tools: tools)
+        parallelToolCalls = try r.bool("parallel_tool_calls") ?? true
+        if constraint != nil, toolChoice == .required || { if case .function = toolChoice { return true }; return false }() {
+            throw .invalidRequest("'tool_choice' \(toolChoice == .required ? "'required'" : "naming a function") cannot be combined with an output constraint ('\(constraint!.param)').",
+                                  param: "tool_choice", code: "invalid_value")
+        }
+    }
+
+    static func readTools(_ r: FieldReader) throws(APIError) -> [ToolDefinition] {
+        guard let v = r.value("tools") else { return [] }
+        guard case .array(let items) = v else { throw .invalidType(param: "tools", expected: "an array", got: v) }
+        var out: [ToolDefinition] = []
+        for (i, item) in items.enumerated() {
+            let t = try ToolDefinition.read(item, param: "tools[\(i)]")
+            if out.contains(where: { $0.name == t.name }) {
+                throw .invalidRequest("Two tools are named '\(t.name)'.", param: "tools[\(i)].function.name", code: "invalid_value")
+            }
+            out.append(t)
+        }
+        return out
     }
 
     static func readMessages(_ r: FieldReader) throws(APIError) -> [ChatMessage] {
@@ -105,15 +175,6 @@ public struct ChatCompletionRequest: Sendable, Equatable, Codable {
         return out
     }
 
-    private static func rejectUnsupported(_ r: FieldReader) throws(APIError) {
-        if let tools = r.value("tools"), tools != .array([]) {
-            throw .unsupported(param: "tools", "this server does not support tool calls.")
-        }
-        if let format = try r.object("response_format"), let type = try format.string("type"), type != "text" {
-            throw .unsupported(param: "response_format.type", "only 'text' is supported; got '\(type)'.")
-        }
-    }
-
     public init(from decoder: any Decoder) throws {
         guard case .object(let o) = try JSONValue(from: decoder) else {
             throw APIError.invalidRequest("The request body must be a JSON object.")
@@ -123,7 +184,15 @@ public struct ChatCompletionRequest: Sendable, Equatable, Codable {
 
     public var jsonObject: [String: JSONValue] {
         var o: [String: JSONValue] = [
-            "messages": .array(messages.map { .object(["role": .string($0.role), "content": .string($0.content)]) })
+            "messages": .array(messages.map { m in
+                var e: [String: JSONValue] = ["role": .string(m.role), "content": .string(m.content)]
+                if let calls = m.toolCalls {
+                    e["tool_calls"] = .array(calls.map { .object(["id": .string($0.id), "type": .string("function"),
+                        "function": .object(["name": .string($0.name), "arguments": .string($0.arguments)])]) })
+                }
+                if let id = m.toolCallId { e["tool_call_id"] = .string(id) }
+                return .object(e)
+            })
         ]
         if let model { o["model"] = .string(model) }
         sampling.write(into: &o, maxTokensKey: "max_completion_tokens")
@@ -133,6 +202,12 @@ public struct ChatCompletionRequest: Sendable, Equatable, Codable {
         if let topLogprobs { o["top_logprobs"] = .int(topLogprobs) }
         if let user { o["user"] = .string(user) }
         if !addGenerationPrompt { o["add_generation_prompt"] = .bool(false) }
+        if let constraint { let (k, v) = constraint.json; o[k] = v }
+        if !tools.isEmpty {
+            o["tools"] = .array(tools.map(\.json))
+            o["tool_choice"] = toolChoice.json
+            if !parallelToolCalls { o["parallel_tool_calls"] = .bool(false) }
+        }
         return o
     }
 

@@ -36,15 +36,33 @@ public struct ChunkEncoder: Sendable {
     }
 
     /// A chat chunk with one choice; `role` is set on each choice's first chunk, `content` nil = no content key.
-    public func chat(index: Int, role: String?, content: String?, logprobs: [ChatTokenLogprob]?,
-                     finishReason: String?) -> String {
+    public func chat(index: Int, role: String?, content: String?, toolCalls: [ToolCallDelta] = [],
+                     logprobs: [ChatTokenLogprob]?, finishReason: String?) -> String {
         var w = JSONWriter(capacity: head.utf8.count + (content?.utf8.count ?? 0) + 112)
         w.raw(head)
         w.raw("{"); w.key("index", first: true); w.int(index)
         w.key("delta"); w.raw("{")
         var first = true
         if let role { w.key("role", first: true); w.string(role); first = false }
-        if let content { w.key("content", first: first); w.string(content) }
+        if let content { w.key("content", first: first); w.string(content); first = false }
+        if !toolCalls.isEmpty {
+            w.key("tool_calls", first: first); w.raw("[")
+            for (i, c) in toolCalls.enumerated() {
+                if i > 0 { w.raw(",") }
+                w.raw("{"); w.key("index", first: true); w.int(c.index)
+                if let id = c.id { w.key("id"); w.string(id) }
+                if let type = c.type { w.key("type"); w.string(type) }
+                if let f = c.function {
+                    w.key("function"); w.raw("{")
+                    var ff = true
+                    if let n = f.name { w.key("name", first: true); w.string(n); ff = false }
+                    if let a = f.arguments { w.key("arguments", first: ff); w.string(a) }
+                    w.raw("}")
+                }
+                w.raw("}")
+            }
+            w.raw("]")
+        }
         w.raw("}")
         w.key("logprobs")
         if let logprobs {

@@ -80,6 +80,7 @@ public struct CompletionRequest: Sendable, Equatable, Codable {
     public var logprobs: Int?
     public var echo: Bool = false
     public var user: String?
+    public var constraint: OutputConstraint?
 
     public init(model: String? = nil, prompt: Prompt, sampling: SamplingOptions = SamplingOptions()) {
         self.model = model; self.prompt = prompt; self.sampling = sampling
@@ -87,7 +88,9 @@ public struct CompletionRequest: Sendable, Equatable, Codable {
 
     /// Parses and validates a request body; every failure is a 400 naming its parameter.
     public static func decode(_ data: Data) throws(APIError) -> CompletionRequest {
-        try CompletionRequest(json: JSONValue.parseObject(data))
+        var r = try CompletionRequest(json: JSONValue.parseObject(data))
+        r.constraint = r.constraint?.keepingKeyOrder(from: Array(data))
+        return r
     }
 
     public init(json object: [String: JSONValue]) throws(APIError) {
@@ -103,6 +106,7 @@ public struct CompletionRequest: Sendable, Equatable, Codable {
         logprobs = try r.int("logprobs"); try checkRange(logprobs, "logprobs", 0...Limits.maxLogprobs)
         echo = try r.bool("echo") ?? false
         user = try r.string("user")
+        constraint = try OutputConstraint.read(r)
         if let suffix = try r.string("suffix"), !suffix.isEmpty {
             throw .unsupported(param: "suffix", "this server does not do fill-in-the-middle completions.")
         }
@@ -127,6 +131,7 @@ public struct CompletionRequest: Sendable, Equatable, Codable {
         if let logprobs { o["logprobs"] = .int(logprobs) }
         if echo { o["echo"] = .bool(true) }
         if let user { o["user"] = .string(user) }
+        if let constraint { let (k, v) = constraint.json; o[k] = v }
         return o
     }
 

@@ -156,6 +156,25 @@ public struct CompletionChunk: Sendable, Codable, Equatable {
 public struct ChatDelta: Sendable, Codable, Equatable {
     public var role: String?
     public var content: String?
+    public var toolCalls: [ToolCallDelta]?
+    enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+}
+
+/// One piece of a streamed tool call: the first names it (`id`, `type`, `function.name`), the rest add arguments.
+public struct ToolCallDelta: Sendable, Codable, Equatable {
+    public var index: Int
+    public var id: String?
+    public var type: String?
+    public var function: FunctionDelta?
+    public init(index: Int, id: String? = nil, type: String? = nil, function: FunctionDelta? = nil) {
+        self.index = index; self.id = id; self.type = type; self.function = function
+    }
+}
+
+public struct FunctionDelta: Sendable, Codable, Equatable {
+    public var name: String?
+    public var arguments: String?
+    public init(name: String? = nil, arguments: String? = nil) { self.name = name; self.arguments = arguments }
 }
 
 public struct ChatChunkChoice: Sendable, Codable, Equatable {

@@ -1,3 +1,4 @@
+import Constraints
 import Engine
 import Foundation
 import HTTPTypes
@@ -42,28 +43,26 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
                                         defaultMaxTokens: CompletionRequest.defaultMaxTokens, messages: false)
         params.logprobs = req.logprobs
         params.promptLogprobs = req.echo && req.logprobs != nil
+        params.constraint = req.constraint?.spec
         let job = GenerationJob(prompts: prompts, n: req.sampling.n, params: params,
                                 priority: req.sampling.priority ?? 0, requestID: context.requestID)
         let id = "cmpl-" + randomHex(12)
         let created = Int(Date().timeIntervalSince1970)
         let echo = req.echo ? EchoPlan(prompts: prompts, engine: engine) : nil
+        let choices = (0..<job.choiceCount).map { c in
+            ChoiceAccumulator(index: c, endpoint: .completion(echo: echo?.texts[c / job.n], prompt: job.prompts[c / job.n]),
+                              formatter: formatter, logprobs: params.logprobs != nil, promptLogprobs: params.promptLogprobs)
+        }
         if req.stream {
+            let includeUsage = req.streamOptions?.includeUsage ?? false
             let enc = ChunkEncoder(kind: .completion, id: id, created: created, model: config.servedModelName,
-                                   systemFingerprint: config.systemFingerprint, includeUsage: req.streamOptions?.includeUsage ?? false)
-            return try stream(job, request: request, context: context, includeUsage: req.streamOptions?.includeUsage ?? false) {
-                choice, state, out in completionChunk(enc, choice: choice, state: &state, out: out, job: job, echo: echo)
-            } usage: { enc.usage($0) }
+                                   systemFingerprint: config.systemFingerprint, includeUsage: includeUsage)
+            return try stream(job, request: request, context: context, choices: choices, encoder: enc, includeUsage: includeUsage)
         }
-        let states = try await collect(job, request: request, context: context) { c, state, out in
-            absorbCompletion(&state, out: out, choice: c, job: job, echo: echo)
-        }
-        let choices = states.enumerated().map { c, s in
-            CompletionChoice(index: c, text: s.text, logprobs: s.completionLogprobs,
-                             finishReason: s.finishReason?.apiName, stopReason: s.stopReason)
-        }
+        let done = try await collect(job, request: request, context: context, choices: choices)
         let body = CompletionResponse(id: id, created: created, model: config.servedModelName,
-                                      systemFingerprint: config.systemFingerprint, choices: choices,
-                                      usage: usage(job, states, context))
+                                      systemFingerprint: config.systemFingerprint, choices: done.map(\.completionChoice),
+                                      usage: usage(job, done, context))
         return jsonResponse(body, close: true)
     }
 
@@ -87,93 +86,61 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
         return ids
     }
 
-    private func absorbCompletion(_ s: inout ChoiceState, out: RequestOutput, choice: Int, job: GenerationJob, echo: EchoPlan?) {
-        if !s.started, let echo {
-            s.started = true
-            s.text = echo.texts[choice / job.n]
-            if job.params.promptLogprobs {
-                s.completionLogprobs = formatter.prompt(job.prompts[choice / job.n], out.promptLogprobs, offset: &s.textOffset)
-            }
-        }
-        s.started = true
-        s.absorb(out)
-        if job.params.logprobs != nil {
-            let lp = formatter.completion(out.logprobs, offset: &s.textOffset)
-            if s.completionLogprobs == nil { s.completionLogprobs = lp } else { s.completionLogprobs!.append(lp) }
-        }
-    }
-
-    private func completionChunk(_ enc: ChunkEncoder, choice: Int, state s: inout ChoiceState, out: RequestOutput,
-                                 job: GenerationJob, echo: EchoPlan?) -> String {
-        var text = out.textDelta
-        var lp: CompletionLogprobs? = nil
-        if !s.started, let echo {
-            text = echo.texts[choice / job.n] + text
-            if job.params.promptLogprobs {
-                lp = formatter.prompt(job.prompts[choice / job.n], out.promptLogprobs, offset: &s.textOffset)
-            }
-        }
-        s.started = true
-        s.absorb(out)
-        if job.params.logprobs != nil {
-            let gen = formatter.completion(out.logprobs, offset: &s.textOffset)
-            if lp == nil { lp = gen } else { lp!.append(gen) }
-        }
-        return enc.completion(index: choice, text: text, logprobs: lp, finishReason: out.finishReason?.apiName)
-    }
-
     // MARK: shared: collect / stream
 
-    func usage(_ job: GenerationJob, _ states: [ChoiceState], _ context: ServerRequestContext) -> Usage {
-        let completion = states.reduce(0) { $0 + $1.completionTokens }
+    func usage(_ job: GenerationJob, _ choices: [ChoiceAccumulator<E>], _ context: ServerRequestContext) -> Usage {
+        let completion = choices.reduce(0) { $0 + $1.completionTokens }
         context.log.setTokens(prompt: job.promptTokenTotal, completion: completion)
         return Usage(promptTokens: job.promptTokenTotal, completionTokens: completion)
     }
 
-    /// Runs the job to the end; the client closing the connection cancels it (and so aborts the engine requests).
+    /// Runs the job to the end, each output into its choice's accumulator; the client closing the connection
+    /// cancels it (and so aborts the engine requests).
     func collect(_ job: GenerationJob, request: Request, context: ServerRequestContext,
-                 absorb: @escaping @Sendable (Int, inout ChoiceState, RequestOutput) -> Void) async throws -> [ChoiceState] {
+                 choices: [ChoiceAccumulator<E>]) async throws -> [ChoiceAccumulator<E>] {
         let (streams, ticket) = try submit(job)
-        let states = try await request.body.consumeWithCancellationOnInboundClose { _ in
-            var states = [ChoiceState](repeating: ChoiceState(), count: job.choiceCount)
+        let done = try await request.body.consumeWithCancellationOnInboundClose { _ in
+            var choices = choices
             try await forEachOutput(streams) { c, out in
                 ticket.release()
-                metrics.observe(out, first: !states[c].started)
-                absorb(c, &states[c], out)
+                metrics.observe(out, first: !choices[c].started)
+                _ = choices[c].consume(out)
             }
-            return states
+            return choices
         }
-        if let failed = states.first(where: { $0.finishReason == .error }) {
+        if let failed = done.first(where: { $0.finishReason == .error }) {
             throw EngineFailure(message: failed.stopReason ?? "engine error")
         }
-        return states
+        return done
     }
 
-    /// Streams one SSE chunk per engine output, then the usage chunk (if asked) and `[DONE]`.
-    func stream(_ job: GenerationJob, request: Request, context: ServerRequestContext, includeUsage: Bool,
-                chunk: @escaping @Sendable (Int, inout ChoiceState, RequestOutput) -> String,
-                usage makeUsage: @escaping @Sendable (Usage) -> String) throws -> Response {
+    /// Streams the chunk each output's accumulator returns, then the usage chunk (if asked) and `[DONE]`.
+    func stream(_ job: GenerationJob, request: Request, context: ServerRequestContext, choices: [ChoiceAccumulator<E>],
+                encoder: ChunkEncoder, includeUsage: Bool) throws -> Response {
         let (streams, ticket) = try submit(job)
         let handlers = self
         let body = ResponseBody { writer in
-            let states = try await request.body.consumeWithCancellationOnInboundClose { _ in
-                var states = [ChoiceState](repeating: ChoiceState(), count: job.choiceCount)
+            let done = try await request.body.consumeWithCancellationOnInboundClose { _ in
+                var choices = choices
+                var failed = false
                 try await forEachOutput(streams) { c, out in
                     ticket.release()
-                    handlers.metrics.observe(out, first: !states[c].started)
+                    handlers.metrics.observe(out, first: !choices[c].started)
                     if out.finishReason == .error {
-                        let e = APIError.internalError()
-                        try await writer.write(sseBuffer(String(decoding: e.jsonData(), as: UTF8.self)))
-                        states[c].finishReason = .error
-                        states[c].started = true
+                        if !failed {
+                            let e = APIError.internalError()
+                            try await writer.write(sseBuffer(String(decoding: e.jsonData(), as: UTF8.self)))
+                        }
+                        failed = true
+                        _ = choices[c].consume(out)
                         return
                     }
-                    try await writer.write(sseBuffer(chunk(c, &states[c], out)))
+                    if let chunk = choices[c].chunk(out, encoder: encoder) { try await writer.write(sseBuffer(chunk)) }
                 }
-                return states
+                return choices
             }
-            let usage = handlers.usage(job, states, context)
-            if includeUsage { try await writer.write(sseBuffer(makeUsage(usage))) }
+            let usage = handlers.usage(job, done, context)
+            if includeUsage { try await writer.write(sseBuffer(encoder.usage(usage))) }
             try await writer.write(ByteBuffer(string: SSE.done))
             try await writer.finish(nil)
         }
@@ -197,6 +164,19 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
 }
 
 struct EngineFailure: Error { let message: String }
+
+extension OutputConstraint {
+    /// The engine's form (compiled, and checked, when the engine validates the request).
+    var spec: ConstraintSpec {
+        switch self {
+        case .jsonSchema(let s, let p): return ConstraintSpec(.jsonSchema(s), param: p)
+        case .jsonObject(let p): return ConstraintSpec(.jsonObject, param: p)
+        case .regex(let r, let p): return ConstraintSpec(.regex(r), param: p)
+        case .choice(let c, let p): return ConstraintSpec(.choice(c), param: p)
+        case .grammar(let g, let p): return ConstraintSpec(.grammar(g), param: p)
+        }
+    }
+}
 
 /// `data: <json>\n\n` written straight into one buffer (one allocation per event).
 func sseBuffer(_ json: String) -> ByteBuffer {

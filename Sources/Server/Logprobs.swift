@@ -20,7 +20,7 @@ func tokenBytes(_ text: String) -> [Int] {
 }
 
 /// Turns engine logprobs into each API's shape, naming tokens with `engine.tokenText`.
-struct LogprobFormatter<E: EngineClient> {
+struct LogprobFormatter<E: EngineClient>: Sendable {
     let engine: E
 
     /// Legacy completions shape; `offset` is the running character offset of the choice's text.
@@ -71,25 +71,3 @@ struct LogprobFormatter<E: EngineClient> {
     }
 }
 
-/// What one choice has produced so far (non-streaming responses, usage and metrics).
-struct ChoiceState {
-    var text = ""
-    var completionTokens = 0
-    var promptTokens = 0
-    var finishReason: EngineFinishReason?
-    var stopReason: String?
-    var completionLogprobs: CompletionLogprobs?
-    var chatLogprobs: [ChatTokenLogprob]?
-    var textOffset = 0
-    var started = false
-
-    mutating func absorb(_ out: RequestOutput) {
-        text += out.textDelta
-        completionTokens = max(completionTokens, out.completionTokenCount)
-        promptTokens = max(promptTokens, out.promptTokenCount)
-        if let r = out.finishReason {
-            finishReason = r
-            stopReason = r == .stop ? out.stopReason : nil
-        }
-    }
-}

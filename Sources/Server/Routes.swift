@@ -70,7 +70,7 @@ struct InfoHandlers<E: EngineClient>: Sendable {
         case .prompt(let text):
             ids = engine.encode(text, addSpecial: req.addSpecialTokens ?? true, parseSpecial: false)
         case .messages(let messages):
-            ids = try gen.renderAndEncode(messages, addGenerationPrompt: req.addGenerationPrompt,
+            ids = try gen.renderAndEncode(ToolPlan(tools: [], choice: .none, parallel: false).templateMessages(messages), addGenerationPrompt: req.addGenerationPrompt,
                                           addSpecial: req.addSpecialTokens ?? false)
         }
         return gen.jsonResponse(TokenizeResponse(count: ids.count, maxModelLen: engine.modelInfo.maxModelLen,

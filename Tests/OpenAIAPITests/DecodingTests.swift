@@ -195,7 +195,7 @@ private func chatError(_ json: String) -> APIError? {
         (#"{"messages":"hi"}"#, "messages"),
         (#"{"messages":[3]}"#, "messages[0]"),
         (#"{"messages":[{"content":"x"}]}"#, "messages[0].role"),
-        (#"{"messages":[{"role":"tool","content":"x"}]}"#, "messages[0].role"),
+        (#"{"messages":[{"role":"robot","content":"x"}]}"#, "messages[0].role"),
         (#"{"messages":[{"role":"user"}]}"#, "messages[0].content"),
         (#"{"messages":[{"role":"user","content":5}]}"#, "messages[0].content"),
         (#"{"messages":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"image_url"}]}]}"#, "messages[1].content[0].type"),
@@ -204,8 +204,15 @@ private func chatError(_ json: String) -> APIError? {
         (#"{"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21}"#, "top_logprobs"),
         (#"{"messages":[{"role":"user","content":"x"}],"logprobs":1}"#, "logprobs"),
         (#"{"messages":[{"role":"user","content":"x"}],"max_completion_tokens":0}"#, "max_completion_tokens"),
-        (#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}"#, "tools"),
-        (#"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}"#, "response_format.type"),
+        (#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}"#, "tools[0].function"),
+        (#"{"messages":[{"role":"user","content":"x"}],"tools":{}}"#, "tools"),
+        (#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a b"}}]}"#, "tools[0].function.name"),
+        (#"{"messages":[{"role":"user","content":"x"}],"tool_choice":"required"}"#, "tool_choice"),
+        (#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}"#, "tool_choice.function.name"),
+        (#"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}}"#, "response_format.type"),
+        (#"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"schema":3}}}"#, "response_format.json_schema.schema"),
+        (#"{"messages":[{"role":"user","content":"x"}],"guided_regex":"a","guided_choice":["b"]}"#, "guided_choice"),
+        (#"{"messages":[{"role":"user","content":"x"}],"guided_json":5}"#, "guided_json"),
         (#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, "temperature"),
     ])
     func errorsNameTheParam(body: String, param: String) {
@@ -213,6 +220,40 @@ private func chatError(_ json: String) -> APIError? {
         #expect(e?.status == 400)
         #expect(e?.type == "invalid_request_error")
         #expect(e?.param == param, "\(e?.message ?? "no error")")
+    }
+
+    @Test func structuredOutputAndToolFields() throws {
+        let r = try ChatCompletionRequest.decode(data(#"""
+        {"messages":[{"role":"user","content":"x"},
+           {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},
+           {"role":"tool","tool_call_id":"call_1","content":"42"}],
+         "tools":[{"type":"function","function":{"name":"f","description":"d","parameters":{"type":"object"}}}],
+         "tool_choice":"required","parallel_tool_calls":false}
+        """#))
+        #expect(r.tools == [ToolDefinition(name: "f", description: "d", parameters: #"{"type":"object"}"#)])
+        #expect(r.toolChoice == .required && !r.parallelToolCalls)
+        #expect(r.messages[1].toolCalls == [ToolCall(id: "call_1", name: "f", arguments: #"{"a":1}"#)])
+        #expect(r.messages[2] == ChatMessage(role: "tool", content: "42", toolCallId: "call_1"))
+        let encoded = try JSONEncoder().encode(r)
+        #expect(try ChatCompletionRequest.decode(encoded) == r, "\(String(decoding: encoded, as: UTF8.self))")
+        let s = try ChatCompletionRequest.decode(data(#"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object"},"strict":true}}}"#))
+        #expect(s.constraint == .jsonSchema(#"{"type":"object"}"#, param: "response_format.json_schema.schema"))
+        #expect(try ChatCompletionRequest.decode(JSONEncoder().encode(s)) == s)
+        // The schema keeps the body's key order (the output's property order).
+        let o = try CompletionRequest.decode(data(#"{"prompt":"p","response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string","pattern":"[\\\"}]"}}}}},"max_tokens":3}"#))
+        #expect(o.constraint == .jsonSchema(#"{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string","pattern":"[\\\"}]"}}}"#, param: "response_format.json_schema.schema"))
+        let tl = try ChatCompletionRequest.decode(data(#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"b":{},"a":{}}}}}]}"#))
+        #expect(tl.tools[0].parameters == #"{"type":"object","properties":{"b":{},"a":{}}}"#)
+        for (field, expected) in [(#""guided_regex":"a+""#, OutputConstraint.regex("a+", param: "guided_regex")),
+                                  (#""guided_choice":["a","b"]"#, .choice(["a", "b"], param: "guided_choice")),
+                                  (#""grammar":"root ::= \"a\"""#, .grammar(#"root ::= "a""#, param: "grammar")),
+                                  (#""json_schema":{"type":"integer"}"#, .jsonSchema(#"{"type":"integer"}"#, param: "json_schema")),
+                                  (#""response_format":{"type":"json_object"}"#, .jsonObject(param: "response_format"))] {
+            let body = #"{"prompt":"p","# + field + "}"
+            let c = try CompletionRequest.decode(data(body))
+            #expect(c.constraint == expected)
+            #expect(try CompletionRequest.decode(JSONEncoder().encode(c)) == c)
+        }
     }
 
     @Test func encodeThenDecodeRoundTrips() throws {

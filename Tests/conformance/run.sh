@@ -6,5 +6,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 export SWIFTLET_BIN="${1:?path to the swiftlet binary}"
 export SWIFTLET_ROOT=$(cd "$here/../.." && pwd)
 python3 -c "import openai" 2>/dev/null || python3 -m pip install --quiet openai
+python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install --quiet jsonschema
 cd "$here"
-python3 -m pytest -q -p no:cacheprovider test_openai_client.py
+python3 -m pytest -q -p no:cacheprovider test_openai_client.py test_structured.py
