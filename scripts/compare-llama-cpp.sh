@@ -5,7 +5,7 @@
 #
 # Usage: scripts/compare-llama-cpp.sh [MODEL.gguf ...]
 #   default files: the shipped SmolLM2 Q4_1 and the Q4_0 / Q8_0 variants made from it with llama-quantize.
-# Env: PRECISIONS ("exact fast"), NPL ("8 32 64"), THREADS (all cores), PEER (llama.cpp bin folder; default: built by
+# Env: SWIFTLET_BIN (a built swiftlet; default: build it), PRECISIONS ("exact fast"), NPL ("8 32 64"), THREADS (all cores), PEER (llama.cpp bin folder; default: built by
 #      ../shared/peers/llama-cpp.sh), SKIP_MEMORY=1, SKIP_PEER=1 (Swiftlet only).
 # llama.cpp figures: llama-bench (pp512, tg128) and llama-batched-bench (S_TG at -npp 128 -ntg 128 -npl N).
 # Swiftlet figures: `swiftlet generate --prompts-file` (first-token time of a 512-token prompt, best of 3; the
@@ -15,21 +15,23 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${THREADS:-$(nproc)}
 precisions=${PRECISIONS:-"exact fast"}
 npl=${NPL:-"8 32 64"}
-"$root/scripts/setup.sh" >&2
-swift build -c release -Xswiftc -enable-testing --package-path "$root" --product swiftlet >&2
-bin="$root/.build/release/swiftlet"
+if [ -n "${SWIFTLET_BIN:-}" ]; then bin=$SWIFTLET_BIN; else
+  "$root/scripts/setup.sh" >&2
+  swift build -c release -Xswiftc -enable-testing --package-path "$root" --product swiftlet >&2
+  bin="$root/.build/release/swiftlet"
+fi
 if [ "${SKIP_PEER:-0}" != 1 ]; then
   peer=${PEER:-$("$root/../shared/peers/llama-cpp.sh")}
 fi
 work=${TMPDIR:-/tmp}/swiftlet-compare
-mkdir -p "$work" "$root/models/variants"
+mkdir -p "$work" "$root/models/variants/llama-quantize"
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
   base="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf"
   files=("$base")
   for q in Q4_0 Q8_0; do
-    v="$root/models/variants/SmolLM2-135M-Instruct.$q.gguf"
+    v="$root/models/variants/llama-quantize/SmolLM2-135M-Instruct.$q.gguf"
     if [ ! -f "$v" ]; then "$peer/llama-quantize" --allow-requantize "$base" "$v" "$q" >&2; fi
     files+=("$v")
   done

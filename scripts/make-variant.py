@@ -21,8 +21,11 @@ def main():
     r = GGUFReader(src)
     arch = r.fields["general.architecture"].contents()
     w = GGUFWriter(dst, arch)
+    # general.file_type names the tensors' type (llama.cpp's LLAMA_FTYPE_MOSTLY_*), so tools report it truthfully
+    ftype = {"F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "BF16": 32}[tname]
+    w.add_uint32("general.file_type", ftype)
     for name, f in r.fields.items():
-        if name.startswith("GGUF.") or name == "general.architecture":
+        if name.startswith("GGUF.") or name in ("general.architecture", "general.file_type"):
             continue
         vt = f.types[0]
         if vt == GGUFValueType.ARRAY:
