@@ -45,7 +45,7 @@ extension GenerationHandlers {
         }
         return jsonResponse(ChatCompletionResponse(id: id, created: created, model: config.servedModelName,
                                                    systemFingerprint: config.systemFingerprint, choices: choices,
-                                                   usage: usage(job, states, context)), close: true)
+                                                   usage: usage(job, states, context)))
     }
 
     /// The chat template renders the conversation (it adds BOS itself, so no special tokens are added again).
