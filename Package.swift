@@ -87,6 +87,7 @@ let package = Package(
         .target(name: "Cluster", dependencies: [
             "OpenAIAPI", "Server", "Engine", "Tokenizer", "ModelFormats",
             .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -136,6 +137,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: [
             "Cluster", "Server", "Engine", "OpenAIAPI",
             .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),

@@ -64,7 +64,7 @@ struct Instance: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(logLevel)
         let logger = Logger(label: "swiftlet.instance")
-        var config = ServerConfig(servedModelName: "", host: host, port: port)
+        var config = ServerConfig(servedModelName: "", host: self.host, port: self.port)
         try http.apply(to: &config)
         let name = self.name ?? "instance-\(ProcessInfo.processInfo.processIdentifier)"
         guard validClusterName(name) else { throw ValidationError("--name: use 1-40 lowercase letters, digits, '-' or '_'") }
