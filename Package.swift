@@ -65,6 +65,7 @@ let package = Package(
         .target(name: "Server", dependencies: [
             "OpenAIAPI", "Engine",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdHTTP2", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -138,7 +138,7 @@ struct RequestSender: Sendable {
         if !target.keepAlive { req.headers.add(name: "Connection", value: "close") }
         if let key = target.apiKey { req.headers.add(name: "Authorization", value: "Bearer \(key)") }
         let bytes = ByteBuffer(string: body(r))
-        req.body = .stream(ProbedBody(buffer: bytes, probe: probe), length: .known(bytes.readableBytes))
+        req.body = .stream(ProbedBody(buffer: bytes, probe: probe), length: .known(Int64(bytes.readableBytes)))
         return req
     }
 }

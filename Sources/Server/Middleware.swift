@@ -8,7 +8,6 @@ import OpenAIAPI
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-Id")!
     static let retryAfter = HTTPField.Name("Retry-After")!
-    static let allow = HTTPField.Name("Allow")!
 }
 
 /// Maps an API error to its JSON response.

@@ -1,9 +1,10 @@
 import Foundation
-public import Hummingbird
+import Hummingbird
+public import HummingbirdCore
 import HummingbirdHTTP2
 import HummingbirdTLS
 import Logging
-public import NIOCore
+import NIOCore
 public import NIOSSL
 
 /// The server's TLS set-up, loaded and checked when it is made (so that a bad certificate is an error at

@@ -1,4 +1,4 @@
-public import ArgumentParser
+import ArgumentParser
 import Server
 
 /// Transport options shared by `serve`, `router` and `instance`: TLS, HTTP/2, keep-alive.
