@@ -102,6 +102,6 @@ struct InfoHandlers<E: EngineClient>: Sendable {
 
     func openAPI() -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(requiresKey: config.apiKey != nil))))
+                 body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(requiresKey: config.apiKey != nil, maxTokenID: engine.modelInfo.vocabSize - 1))))
     }
 }

@@ -90,8 +90,19 @@ def certs():
 
 
 @pytest.fixture(scope="session")
-def tls_server(certs):
+def chat_template():
+    """A plain template: stories260K ships none."""
+    path = os.path.join(tempfile.mkdtemp(prefix="swiftlet-template-"), "chat.jinja")
+    with open(path, "w") as f:
+        f.write("{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}"
+                "{% if add_generation_prompt %}assistant:{% endif %}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tls_server(certs, chat_template):
     s = Server("--model", STORIES, "--served-model-name", "stories260K", "--kv-cache-memory", "64MiB",
+               "--chat-template", chat_template,
                "--ssl-certfile", certs["server.pem"], "--ssl-keyfile", certs["server.key"], "--http2",
                ca=certs["ca.pem"])
     yield s
@@ -109,8 +120,16 @@ def h2c_server():
 
 
 @pytest.fixture(scope="session")
-def schema_keyed_server():
-    s = Server("--model", STORIES, "--served-model-name", "stories260K", "--api-key", "sk-schema",
+def schema_server(chat_template):
+    s = Server("--model", STORIES, "--served-model-name", "stories260K", "--chat-template", chat_template,
                "--kv-cache-memory", "64MiB")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def schema_keyed_server(chat_template):
+    s = Server("--model", STORIES, "--served-model-name", "stories260K", "--api-key", "sk-schema",
+               "--chat-template", chat_template, "--kv-cache-memory", "64MiB")
     yield s
     s.stop()
