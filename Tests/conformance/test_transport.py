@@ -206,7 +206,9 @@ def test_streamed_events_match_the_documented_schema(schema_server):
 def schemathesis(server, *extra):
     exe = shutil.which("schemathesis") or shutil.which("st")
     assert exe, "schemathesis missing (pip install schemathesis; scripts/setup.sh does)"
-    r = subprocess.run([exe, "run", server.base + "/openapi.json", "--checks", "all", "--max-examples", "40",
+    config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
+    r = subprocess.run([exe, "--config-file", config, "run", server.base + "/openapi.json", "--checks", "all",
+                        "--max-examples", "40",
                         "--workers", "2", "--request-timeout", "60", "--seed", "1", "--suppress-health-check", "all",
                         *extra], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
