@@ -19,8 +19,8 @@ start() {  # extra serve flags...
   "$bin" serve --model "$model" --port "$port" --max-num-seqs 32 "$@" >"$work/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 600); do
-    curl -sk --cacert "$work/certs/ca.pem" -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && return
-    curl -s --cacert "$work/certs/ca.pem" -o /dev/null "https://localhost:$port/health" 2>/dev/null && return
+    curl -sf -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && return
+    curl -sf --cacert "$work/certs/ca.pem" -o /dev/null "https://localhost:$port/health" 2>/dev/null && return
     sleep 0.2
   done
   echo "server did not start: $(cat "$work/serve.log")" >&2; exit 1
