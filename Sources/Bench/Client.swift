@@ -2,6 +2,7 @@ public import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import OpenAIAPI
 
 /// Which OpenAI route requests go to.
@@ -24,11 +25,14 @@ public struct BenchTarget: Sendable {
     /// Name of this server in reports and charts.
     public var label: String
     public var apiKey: String?
+    /// false: each request asks the server to close its connection afterwards (`Connection: close`).
+    public var keepAlive: Bool
 
     public init(baseURL: String, model: String? = nil, endpoint: BenchEndpoint = .completions,
-                requestTimeout: Double = 600, label: String? = nil, apiKey: String? = nil) {
+                requestTimeout: Double = 600, label: String? = nil, apiKey: String? = nil, keepAlive: Bool = true) {
         self.baseURL = baseURL; self.model = model; self.endpoint = endpoint
         self.requestTimeout = requestTimeout; self.label = label ?? baseURL; self.apiKey = apiKey
+        self.keepAlive = keepAlive
     }
 
     func url(_ path: String) -> String {
@@ -63,17 +67,52 @@ public struct RequestOutcome: Sendable, Equatable {
     }
 }
 
-/// An `HTTPClient` set up for load tests: a connection per in-flight request (the pool must not cap concurrency;
-/// servers that answer `Connection: close` get a fresh connection each time), and no silent connect retries so a
-/// dead server fails requests at once.
+/// How the load tester talks to the server.
+public struct BenchTransport: Sendable, Equatable {
+    /// Negotiate h2 by ALPN (https:// only; AsyncHTTPClient has no cleartext h2c).
+    public var http2: Bool
+    /// Reuse connections between requests (HTTP/1.1 keep-alive). Off: every request asks `Connection: close`.
+    public var keepAlive: Bool
+    /// PEM CA certificates to trust for https:// (e.g. a test CA); nil = the system's.
+    public var caCertificates: String?
+
+    public init(http2: Bool = false, keepAlive: Bool = true, caCertificates: String? = nil) {
+        self.http2 = http2; self.keepAlive = keepAlive; self.caCertificates = caCertificates
+    }
+
+    public func validate(baseURL: String) throws(BenchError) {
+        if http2, !baseURL.lowercased().hasPrefix("https://") {
+            throw BenchError("--http2 needs an https:// --base-url (h2 is negotiated by ALPN; cleartext h2c is not supported)")
+        }
+        if let ca = caCertificates {
+            let certs = try? NIOSSLCertificate.fromPEMFile(ca)
+            guard let certs, !certs.isEmpty else { throw BenchError("--ssl-ca-certs \(ca): no PEM certificate in the file") }
+        }
+    }
+}
+
+/// An `HTTPClient` set up for load tests: a connection per in-flight request (the pool must not cap concurrency),
+/// idle pooled connections dropped after 4 s (below the 5 s keep-alive timeout common servers use, so that a
+/// request is not sent on a connection the server is closing), and no silent connect retries so a dead server
+/// fails requests at once.
 public enum BenchHTTPClient {
-    public static func make(maxConnections: Int = 4096, connectTimeout: Double = 10) -> HTTPClient {
+    /// Seconds an idle pooled connection is kept for reuse.
+    public static let poolIdleSeconds: Int64 = 4
+
+    public static func make(maxConnections: Int = 4096, connectTimeout: Double = 10,
+                            transport: BenchTransport = BenchTransport()) -> HTTPClient {
         var config = HTTPClient.Configuration()
-        config.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
+        config.connectionPool = .init(idleTimeout: .seconds(poolIdleSeconds),
+                                      concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
         config.connectionPool.retryConnectionEstablishment = false
         config.timeout = .init(connect: .milliseconds(Int64(connectTimeout * 1000)))
-        config.httpVersion = .http1Only
+        config.httpVersion = transport.http2 ? .automatic : .http1Only
         config.decompression = .disabled
+        if let ca = transport.caCertificates {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(ca)   // checked by BenchTransport.validate
+            config.tlsConfiguration = tls
+        }
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import OpenAIAPI
+import Synchronization
 
 /// Sends one streaming request and measures it. Never throws: every failure becomes an outcome with a reason.
 struct RequestSender: Sendable {
@@ -65,11 +66,17 @@ struct RequestSender: Sendable {
         return o
     }
 
+    /// Tries a request at most this many times (see `exchange`).
+    static let maxAttempts = 3
+
+    /// Sends the request and records its stream. A request whose connection fails before AsyncHTTPClient wrote any
+    /// of it (a pooled connection the server had closed) is sent again, up to `maxAttempts` times; once a byte of
+    /// it went out it is never repeated (the server may have started on it), and a failure is reported as such.
     private func exchange(_ r: BenchRequest, start: ContinuousClock.Instant) async -> RequestOutcome {
         var rec = StreamRecorder(start: start)
         var failure: String?
         do {
-            let response = try await client.execute(httpRequest(r), deadline: .now() + .milliseconds(Int64(target.requestTimeout * 1000)))
+            let response = try await execute(r)
             guard response.status == .ok else {
                 let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
                 return failed(r, start, "HTTP \(response.status.code): \(errorMessage(text))")
@@ -84,6 +91,20 @@ struct RequestSender: Sendable {
             if failure == "timeout" { failure = timeoutReason }
         }
         return outcome(r, rec, failure: failure)
+    }
+
+    private func execute(_ r: BenchRequest) async throws -> HTTPClientResponse {
+        let deadline = NIODeadline.now() + .milliseconds(Int64(target.requestTimeout * 1000))
+        var attempt = 1
+        while true {
+            let probe = SendProbe()
+            do {
+                return try await client.execute(httpRequest(r, probe: probe), deadline: deadline)
+            } catch {
+                guard !probe.started, attempt < Self.maxAttempts, isConnectionFailure(error) else { throw error }
+                attempt += 1
+            }
+        }
     }
 
     private func outcome(_ r: BenchRequest, _ rec: StreamRecorder, failure: String?) -> RequestOutcome {
@@ -109,15 +130,52 @@ struct RequestSender: Sendable {
                        latency: seconds(ContinuousClock.now - start), error: reason)
     }
 
-    private func httpRequest(_ r: BenchRequest) -> HTTPClientRequest {
+    private func httpRequest(_ r: BenchRequest, probe: SendProbe) -> HTTPClientRequest {
         var req = HTTPClientRequest(url: target.url(target.endpoint.path))
         req.method = .POST
         req.headers.add(name: "Content-Type", value: "application/json")
         req.headers.add(name: "Accept", value: "text/event-stream")
+        if !target.keepAlive { req.headers.add(name: "Connection", value: "close") }
         if let key = target.apiKey { req.headers.add(name: "Authorization", value: "Bearer \(key)") }
-        req.body = .bytes(ByteBuffer(string: body(r)))
+        let bytes = ByteBuffer(string: body(r))
+        req.body = .stream(ProbedBody(buffer: bytes, probe: probe), length: .known(Int64(bytes.readableBytes)))
         return req
     }
+}
+
+/// Whether any of a request was handed to a connection. AsyncHTTPClient asks a streamed body for its bytes only
+/// once it has written the request head, so an untouched body means nothing of the request was sent.
+final class SendProbe: Sendable {
+    private let pulled = Atomic<Bool>(false)
+    var started: Bool { pulled.load(ordering: .acquiring) }
+    func mark() { pulled.store(true, ordering: .releasing) }
+}
+
+/// The request body as a one-buffer stream that tells its probe when it is first read.
+struct ProbedBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let buffer: ByteBuffer
+    let probe: SendProbe
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var buffer: ByteBuffer?
+        let probe: SendProbe
+        mutating func next() async -> ByteBuffer? {
+            probe.mark()
+            defer { buffer = nil }
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer, probe: probe) }
+}
+
+/// A failure of the connection itself (closed, reset), as opposed to a timeout, a refused connection or a bad response.
+func isConnectionFailure(_ error: any Error) -> Bool {
+    if let e = error as? HTTPClientError, e == .remoteConnectionClosed { return true }
+    if let e = error as? ChannelError, e == .ioOnClosedChannel || e == .eof || e == .alreadyClosed { return true }
+    if let e = error as? IOError, [ECONNRESET, EPIPE].contains(e.errnoCode) { return true }
+    return false
 }
 
 /// The `message` of an OpenAI error body, else the body's start.
@@ -136,6 +194,7 @@ func describe(_ error: any Error) -> String {
     if lower.contains("deadlineexceeded") || lower.contains("readtimeout") { return "timeout" }
     if lower.contains("connecttimeout") { return "connect timeout" }
     if lower.contains("remoteconnectionclosed") { return "remote connection closed" }
+    if lower.contains("iooncloseedchannel") || lower.contains("ioonclosedchannel") { return "I/O on closed channel" }
     if lower.contains("unexpected time") || lower.contains("invalideofstate") { return "connection closed mid-response" }
     if error is CancellationError || lower.contains("cancelled") { return "cancelled" }
     return "transport error: \(text.prefix(160))"

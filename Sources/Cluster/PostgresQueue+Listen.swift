@@ -25,7 +25,7 @@ extension PostgresQueue {
 
     static func listen(url: PostgresURL, channels: [QueueChannel], logger: Logger,
                        into out: AsyncStream<QueueSignal>.Continuation) async throws {
-        let conn = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+        let conn = try await PostgresConnection.connect(configuration: try url.connectionConfiguration, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
         do {
             try await listen(on: conn, channels: channels, into: out)
         } catch {
@@ -101,7 +101,9 @@ func parseOutputPayload(_ payload: String) -> [OutputEvent] {
 extension PostgresURL {
     /// Plain TCP (loopback or a private network; TLS is not configured yet).
     var connectionConfiguration: PostgresConnection.Configuration {
-        PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database,
-                                         tls: .disable)
+        get throws {
+            PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database,
+                                             tls: try connectionTLS())
+        }
     }
 }

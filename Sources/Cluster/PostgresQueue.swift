@@ -21,7 +21,7 @@ public final class PostgresQueue: DistributedQueue {
         let url = try PostgresURL(urlText)
         // Migrations run on a connection of their own, so the pool is first used after its run() has started.
         do {
-            let conn = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 0, logger: logger)
+            let conn = try await PostgresConnection.connect(configuration: try url.connectionConfiguration, id: 0, logger: logger)
             do {
                 try await PostgresSchema.migrate(conn, logger: logger)
             } catch {
@@ -41,7 +41,7 @@ public final class PostgresQueue: DistributedQueue {
         self.url = url
         self.logger = logger
         var config = PostgresClient.Configuration(host: url.host, port: url.port, username: url.user,
-                                                  password: url.password, database: url.database, tls: .disable)
+                                                  password: url.password, database: url.database, tls: url.clientTLS)
         config.options.maximumConnections = 8
         config.options.minimumConnections = 4   // warm: opening one on demand costs milliseconds on the token path
         config.options.connectTimeout = .seconds(5)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 
 /// Versioned, idempotent schema migrations, applied at start-up under an advisory lock (so routers and
@@ -91,6 +92,13 @@ public struct PostgresURL: Sendable, Equatable {
     public var user: String
     public var password: String?
     public var database: String
+    /// `?sslmode=` as libpq reads it: disable (the default here), prefer, require (encrypted, certificate not
+    /// checked unless `sslrootcert` is given), verify-ca, verify-full (also the host name).
+    public var sslMode: String = "disable"
+    /// `?sslrootcert=`: PEM CA certificates the server's certificate must chain to.
+    public var sslRootCert: String?
+
+    static let sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
     public init(_ text: String) throws {
         guard let c = URLComponentsLite(text), c.scheme == "postgres" || c.scheme == "postgresql" else {
@@ -101,18 +109,59 @@ public struct PostgresURL: Sendable, Equatable {
         user = c.user ?? "postgres"
         password = c.password
         database = c.path.isEmpty ? user : c.path
+        if let mode = c.query["sslmode"] {
+            guard Self.sslModes.contains(mode) else {
+                throw ClusterError("--queue: sslmode must be one of \(Self.sslModes.joined(separator: ", ")); got '\(mode)'")
+            }
+            sslMode = mode
+        }
+        sslRootCert = c.query["sslrootcert"]
+        if let ca = sslRootCert, !FileManager.default.isReadableFile(atPath: ca) {
+            throw ClusterError("--queue: sslrootcert \(ca): no such readable file")
+        }
+    }
+
+    /// The TLS set-up `sslmode` asks for; nil = plain TCP. `required`: fail rather than fall back to plain.
+    func tlsConfiguration() -> (config: TLSConfiguration, required: Bool)? {
+        guard sslMode != "disable" else { return nil }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let ca = sslRootCert { tls.trustRoots = .file(ca) }
+        switch sslMode {
+        case "verify-full": tls.certificateVerification = .fullVerification
+        case "verify-ca": tls.certificateVerification = .noHostnameVerification
+        default: tls.certificateVerification = sslRootCert == nil ? .none : .noHostnameVerification
+        }
+        return (tls, sslMode == "require" || sslMode.hasPrefix("verify"))
+    }
+
+    var clientTLS: PostgresClient.Configuration.TLS {
+        guard let t = tlsConfiguration() else { return .disable }
+        return t.required ? .require(t.config) : .prefer(t.config)
+    }
+
+    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+        guard let t = tlsConfiguration() else { return .disable }
+        let context = try NIOSSLContext(configuration: t.config)
+        return t.required ? .require(context) : .prefer(context)
     }
 }
 
 /// A small parser for the URL forms above (Foundation's URLComponents would do, but it decodes nothing we need).
 struct URLComponentsLite {
     var scheme = "", user: String?, password: String?, host = "", port: Int?, path = ""
+    var query: [String: String] = [:]
 
     init?(_ s: String) {
         guard let schemeEnd = s.range(of: "://") else { return nil }
         scheme = String(s[..<schemeEnd.lowerBound]).lowercased()
         var rest = Substring(s[schemeEnd.upperBound...])
-        if let q = rest.firstIndex(of: "?") { rest = rest[..<q] }
+        if let q = rest.firstIndex(of: "?") {
+            for pair in rest[rest.index(after: q)...].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                query[String(kv[0]).removingPercentEncodingLite] = kv.count > 1 ? String(kv[1]).removingPercentEncodingLite : ""
+            }
+            rest = rest[..<q]
+        }
         if let slash = rest.firstIndex(of: "/") {
             path = String(rest[rest.index(after: slash)...]).removingPercentEncodingLite
             rest = rest[..<slash]

@@ -14,6 +14,7 @@ public func buildRouterApplication(router: RouterEngineClient, config: ServerCon
                                    onServerRunning: (@Sendable (_ port: Int) async -> Void)? = nil) -> some ApplicationProtocol {
     let inner = buildRouter(engine: router, config: config, logger: logger, metrics: metrics).buildResponder()
     return Application(responder: ClusterMetricsResponder(inner: inner, router: router),
+                       server: httpServerBuilder(config: config, metrics: metrics),
                        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "swiftlet-router"),
                        onServerRunning: { channel in
                            let port = channel.localAddress?.port ?? config.port

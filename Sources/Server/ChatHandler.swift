@@ -34,7 +34,7 @@ extension GenerationHandlers {
         let done = try await collect(job, request: request, context: context, choices: choices)
         return jsonResponse(ChatCompletionResponse(id: id, created: created, model: config.servedModelName,
                                                    systemFingerprint: config.systemFingerprint, choices: done.map(\.chatChoice),
-                                                   usage: usage(job, done, context)), close: true)
+                                                   usage: usage(job, done, context)))
     }
 
     /// The chat template renders the conversation (it adds BOS itself, so no special tokens are added again).

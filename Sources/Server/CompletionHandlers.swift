@@ -17,10 +17,10 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
     var builder: ParamsBuilder { ParamsBuilder(info: engine.modelInfo) }
     var formatter: LogprobFormatter<E> { LogprobFormatter(engine: engine) }
 
-    /// Generation responses close the connection: watching for the client's hang-up
-    /// (`consumeWithCancellationOnInboundClose`) consumes the connection's inbound stream.
+    /// Generation responses keep the connection alive: the client's hang-up is watched for by the
+    /// connection's `DisconnectWatchHandler`, which does not read the connection (see `cancellingOnDisconnect`).
     static var sseHeaders: HTTPFields {
-        [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"]
+        [.contentType: "text/event-stream", .cacheControl: "no-cache"]
     }
 
     func checkModel(_ model: String?) throws(APIError) {
@@ -63,7 +63,7 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
         let body = CompletionResponse(id: id, created: created, model: config.servedModelName,
                                       systemFingerprint: config.systemFingerprint, choices: done.map(\.completionChoice),
                                       usage: usage(job, done, context))
-        return jsonResponse(body, close: true)
+        return jsonResponse(body)
     }
 
     private func tokenize(_ prompt: Prompt) throws(APIError) -> [[Int32]] {
@@ -99,7 +99,8 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
     func collect(_ job: GenerationJob, request: Request, context: ServerRequestContext,
                  choices: [ChoiceAccumulator<E>]) async throws -> [ChoiceAccumulator<E>] {
         let (streams, ticket) = try submit(job)
-        let done = try await request.body.consumeWithCancellationOnInboundClose { _ in
+        let watch = await context.disconnectWatch()
+        let done = try await cancellingOnDisconnect(watch) {
             var choices = choices
             try await forEachOutput(streams) { c, out in
                 ticket.release()
@@ -120,7 +121,7 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
         let (streams, ticket) = try submit(job)
         let handlers = self
         let body = ResponseBody { writer in
-            let done = try await request.body.consumeWithCancellationOnInboundClose { _ in
+            let done = try await cancellingOnDisconnect(await context.disconnectWatch()) {
                 var choices = choices
                 var failed = false
                 try await forEachOutput(streams) { c, out in
@@ -155,10 +156,8 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
         return (try submitAll(job, to: engine), ticket)
     }
 
-    func jsonResponse(_ value: some Encodable, close: Bool = false) -> Response {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if close { headers[.connection] = "close" }
-        return Response(status: .ok, headers: headers,
+    func jsonResponse(_ value: some Encodable) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"],
                  body: .init(byteBuffer: ByteBuffer(bytes: APIJSON.encode(value))))
     }
 }

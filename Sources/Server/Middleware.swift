@@ -14,8 +14,6 @@ extension HTTPField.Name {
 func errorResponse(_ e: APIError, retryAfter: Int) -> Response {
     var headers: HTTPFields = [.contentType: "application/json"]
     if e.status == 429 { headers[.retryAfter] = String(retryAfter) }
-    // A failure after generation started may have consumed the connection's inbound stream.
-    if e.status >= 499 { headers[.connection] = "close" }
     return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: e.jsonData())))
 }
 
@@ -39,7 +37,10 @@ struct APIMiddleware: RouterMiddleware {
             do {
                 response = try await next(request, context)
             } catch {
-                response = errorResponse(mapError(error, request: request, id: id), retryAfter: retryAfter)
+                let e = mapError(error, request: request, id: id)
+                response = errorResponse(e, retryAfter: retryAfter)
+                // RFC 9110 §15.5.6: a 405 lists the methods the target does allow.
+                if e.status == 405 { response.headers[.allow] = routes.methods(for: request.uri.path).joined(separator: ", ") }
             }
         }
         response.headers[.requestID] = id
@@ -127,7 +128,8 @@ struct RouteTable: Sendable {
         return Self.table.first { $0.path == p }?.methods ?? []
     }
 
-    func isOpen(_ path: String) -> Bool { path == "/health" || path == "/metrics" }
+    /// Routes that need no key: probes, scrapes, and the API description.
+    func isOpen(_ path: String) -> Bool { path == "/health" || path == "/metrics" || path == "/openapi.json" }
 }
 
 func randomHex(_ bytes: Int) -> String {

@@ -12,10 +12,12 @@ public func buildApplication(engine: some EngineClient, config: ServerConfig, lo
                              onServerRunning: (@Sendable (_ port: Int) async -> Void)? = nil) -> some ApplicationProtocol {
     let router = buildRouter(engine: engine, config: config, logger: logger, metrics: metrics)
     return Application(router: router,
+                       server: httpServerBuilder(config: config, metrics: metrics),
                        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "swiftlet"),
                        onServerRunning: { channel in
                            let port = channel.localAddress?.port ?? config.port
-                           logger.info("swiftlet listening", metadata: ["host": "\(config.host)", "port": "\(port)"])
+                           logger.info("swiftlet listening", metadata: ["host": "\(config.host)", "port": "\(port)",
+                                                                        "protocol": "\(config.transportDescription)"])
                            await onServerRunning?(port)
                        },
                        logger: logger)
@@ -100,6 +102,6 @@ struct InfoHandlers<E: EngineClient>: Sendable {
 
     func openAPI() -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+                 body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(requiresKey: config.apiKey != nil, maxTokenID: engine.modelInfo.vocabSize - 1))))
     }
 }

@@ -17,6 +17,12 @@ public struct ServerConfig: Sendable {
     public var systemFingerprint: String? = "fp_swiftlet"
     /// Seconds sent in `Retry-After` with 429.
     public var retryAfterSeconds: Int = 1
+    /// Seconds a connection may sit idle (no request in progress) before the server closes it; nil or 0 = never.
+    public var idleTimeout: Double? = 60
+    /// TLS (`--ssl-certfile`, `--ssl-keyfile`, `--ssl-ca-certs`); nil = cleartext.
+    public var tls: ServerTLS? = nil
+    /// HTTP/1.1 only, or HTTP/2 too (over TLS via ALPN; without TLS as h2c with prior knowledge).
+    public var httpVersion: HTTPVersionMode = .http1
 
     public init(servedModelName: String, host: String = "127.0.0.1", port: Int = 8000) {
         self.servedModelName = servedModelName; self.host = host; self.port = port

@@ -1,4 +1,5 @@
 public import Hummingbird
+import NIOCore
 import Synchronization
 
 /// What the access log needs from a handler that runs after the middleware returned (streaming).
@@ -21,10 +22,16 @@ public struct ServerRequestContext: RequestContext {
     /// From `X-Request-Id`, or generated.
     public var requestID: String = ""
     let log = RequestLog()
+    /// The connection (HTTP/1) or stream (HTTP/2) the request came on.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.channel = source.channel
     }
+
+    /// Tells when the client goes away (nil when the transport has no watch, e.g. in-process tests).
+    func disconnectWatch() async -> ConnectionWatch? { await channel.disconnectWatch() }
 
     /// The router does its own size check so that 413 has an OpenAI-shaped body.
     public var maxUploadSize: Int { .max }

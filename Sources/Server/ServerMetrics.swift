@@ -9,6 +9,7 @@ public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let running, waiting, kvUsage: Gauge
     private let promptTokens, generationTokens, preemptions, prefixQueries, prefixHits: Counter
+    private let connections: Counter
     private let success: [EngineFinishReason: Counter]
     private let ttft, itl, e2e, queue: ValueHistogram
     /// Engine totals at the last scrape, so counters advance by the difference.
@@ -27,6 +28,7 @@ public final class ServerMetrics: Sendable {
         preemptions = registry.makeCounter(descriptor: d("num_preemptions_total", "Requests preempted."))
         prefixQueries = registry.makeCounter(descriptor: d("prefix_cache_queries_total", "Prefix-cache lookups, tokens."))
         prefixHits = registry.makeCounter(descriptor: d("prefix_cache_hits_total", "Prefix-cache hits, tokens."))
+        connections = registry.makeCounter(descriptor: d("http_connections_total", "TCP connections accepted."))
         var success: [EngineFinishReason: Counter] = [:]
         for r in [EngineFinishReason.stop, .length, .abort, .error] {
             success[r] = registry.makeCounter(descriptor: d("request_success_total", "Finished requests by reason."), labels: [("finished_reason", r.rawValue)])
@@ -52,6 +54,12 @@ public final class ServerMetrics: Sendable {
         if let v = t.timeToFirstToken { ttft.record(v) }
         for gap in t.interTokenGaps { itl.record(gap) }
         if let v = t.e2eLatency { e2e.record(v) }
+    }
+
+    /// Counts one accepted connection (called by the server's child-channel set-up).
+    var connectionCounter: @Sendable () -> Void {
+        let c = connections
+        return { c.increment() }
     }
 
     /// Refreshes engine-derived values and renders the Prometheus text format.

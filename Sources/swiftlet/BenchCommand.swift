@@ -1,4 +1,5 @@
 public import ArgumentParser
+import AsyncHTTPClient
 import Bench
 import Foundation
 
@@ -68,6 +69,22 @@ struct BenchWorkloadOptions: ParsableArguments {
     @Option(help: "Bearer token to send.")
     var apiKey: String?
 
+    @Flag(help: "Benchmark over HTTP/2 (h2 negotiated by ALPN: needs an https:// server).")
+    var http2 = false
+
+    @Flag(help: "Open a connection per request (send Connection: close) instead of reusing them.")
+    var noKeepalive = false
+
+    @Option(help: "PEM CA certificates to trust for https:// servers (e.g. a private CA).")
+    var sslCaCerts: String?
+
+    var transport: BenchTransport { BenchTransport(http2: http2, keepAlive: !noKeepalive, caCertificates: sslCaCerts) }
+
+    func client(for urls: [String]) throws -> HTTPClient {
+        for url in urls { try transport.validate(baseURL: url) }
+        return BenchHTTPClient.make(transport: transport)
+    }
+
     func dataset() throws -> DatasetSpec {
         switch datasetName {
         case "random": return .random(inputLen: inputLen, outputLen: outputLen, rangeRatio: rangeRatio)
@@ -100,7 +117,8 @@ struct BenchWorkloadOptions: ParsableArguments {
     }
 
     func target(_ url: String, label: String?) -> BenchTarget {
-        BenchTarget(baseURL: url, model: model, endpoint: endpoint, requestTimeout: requestTimeout, label: label, apiKey: apiKey)
+        BenchTarget(baseURL: url, model: model, endpoint: endpoint, requestTimeout: requestTimeout, label: label, apiKey: apiKey,
+                    keepAlive: !noKeepalive)
     }
 }
 
@@ -124,7 +142,7 @@ struct BenchServe: AsyncParsableCommand {
 
     func run() async throws {
         let requests = try workload.requests()
-        let client = BenchHTTPClient.make()
+        let client = try workload.client(for: [baseUrl])
         let outcome: Result<BenchmarkResult, any Error>
         do {
             let runner = BenchmarkRunner(target: workload.target(baseUrl, label: label), client: client)
@@ -187,7 +205,7 @@ struct BenchSweep: AsyncParsableCommand {
                                 goodput: try workload.bounds(), outputDir: outputDir,
                                 datasetName: try workload.dataset().name, tokenizerID: workload.tokenizer)
         let requests = try workload.requests()
-        let client = BenchHTTPClient.make()
+        let client = try workload.client(for: baseUrl)
         let outcome: Result<[SweepSeries], any Error>
         do {
             outcome = .success(try await sweep.run(requests, client: client) { print($0) })

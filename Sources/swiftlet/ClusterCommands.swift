@@ -41,6 +41,7 @@ struct Instance: AsyncParsableCommand {
 
     @OptionGroup var engine: EngineOptions
     @OptionGroup var queueOptions: QueueOptions
+    @OptionGroup var http: HTTPOptions
 
     @Option(help: "Instance name (lowercase letters, digits, '-', '_'); default: instance-<pid>.")
     var name: String?
@@ -63,6 +64,8 @@ struct Instance: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(logLevel)
         let logger = Logger(label: "swiftlet.instance")
+        var config = ServerConfig(servedModelName: "", host: self.host, port: self.port)
+        try http.apply(to: &config)
         let name = self.name ?? "instance-\(ProcessInfo.processInfo.processIdentifier)"
         guard validClusterName(name) else { throw ValidationError("--name: use 1-40 lowercase letters, digits, '-' or '_'") }
         let queue = try await PostgresQueue.connect(queueOptions.queue, logger: logger)
@@ -76,7 +79,7 @@ struct Instance: AsyncParsableCommand {
         let groupBox = GroupBox()
         agentConfig.onDrained = { await groupBox.shutdown() }
         let a = InstanceAgent(engine: e, queue: queue, config: agentConfig, logger: logger)
-        var config = ServerConfig(servedModelName: e.modelInfo.name, host: host, port: port)
+        config.servedModelName = e.modelInfo.name
         config.maxQueuedRequests = engine.maxQueuedRequests
         let host = self.host
         // The agent registers once the server is bound, with the real port.
@@ -102,6 +105,7 @@ struct Router: AsyncParsableCommand {
         abstract: "Serve the OpenAI-compatible API in front of a cluster: tokenize, queue, route, stream back.")
 
     @OptionGroup var queueOptions: QueueOptions
+    @OptionGroup var http: HTTPOptions
 
     @Option(help: "Model file, read for its tokenizer and context length only (no weights are loaded).")
     var model: String?
@@ -145,6 +149,8 @@ struct Router: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(logLevel)
         let logger = Logger(label: "swiftlet.router")
+        var config = ServerConfig(servedModelName: "", host: host, port: port)
+        try http.apply(to: &config)
         let (tok, info) = try loadRouterModel(modelPath: model, tokenizerPath: tokenizer, servedModelName: servedModelName,
                                               maxModelLen: maxModelLen)
         let template = try chatTemplate.map { try String(contentsOfFile: $0, encoding: .utf8) }
@@ -154,7 +160,7 @@ struct Router: AsyncParsableCommand {
                                             name: name ?? "router-\(ProcessInfo.processInfo.processIdentifier)",
                                             policy: policy, timing: queueOptions.timing(maxAttempts: maxAttempts),
                                             chatTemplate: template, logger: logger)
-        var config = ServerConfig(servedModelName: info.name, host: host, port: port)
+        config.servedModelName = info.name
         config.apiKey = apiKey
         config.maxQueuedRequests = maxQueuedRequests
         let app = buildRouterApplication(router: router, config: config, logger: logger)

@@ -11,6 +11,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve the OpenAI-compatible HTTP API (completions, chat, models, tokenize, health, metrics).")
 
     @OptionGroup var engine: EngineOptions
+    @OptionGroup var http: HTTPOptions
 
     @Option(help: "Address to listen on.")
     var host: String = "127.0.0.1"
@@ -35,6 +36,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let path = try engine.modelPath()
+        var config = ServerConfig(servedModelName: "", host: host, port: port)
+        try http.apply(to: &config)
         let name = servedModelName ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         bootstrapLogging(logLevel)
         let logger = Logger(label: "swiftlet")
@@ -49,7 +52,7 @@ struct Serve: AsyncParsableCommand {
                                                    "max_model_len": "\(e.modelInfo.maxModelLen)"])
             return e
         }
-        var config = ServerConfig(servedModelName: name, host: host, port: port)
+        config.servedModelName = name
         config.apiKey = apiKey
         config.shutdownTimeout = shutdownTimeout
         config.maxBodySize = maxBodySize
