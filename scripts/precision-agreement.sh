@@ -4,14 +4,16 @@
 # languages), on every format: the shipped SmolLM2 Q4_1 file and its Q8_0/Q4_0/F16 variants
 # (scripts/make-test-variants.sh). Prints one line per file and precision. Not part of the tests (minutes of numpy).
 #
-# Usage: scripts/precision-agreement.sh [MODEL.gguf ...]
+# Usage: scripts/precision-agreement.sh [MODEL.gguf ...]     (SWIFTLET_BIN=path skips the build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 oracle_dir=${ORACLE_DIR:-$root/../shared/tools/reference}
-"$root/scripts/setup.sh" >&2
-"$root/scripts/make-test-variants.sh" >&2
-swift build -c release -Xswiftc -enable-testing --package-path "$root" --product swiftlet >&2
-bin="$root/.build/release/swiftlet"
+if [ -n "${SWIFTLET_BIN:-}" ]; then bin=$SWIFTLET_BIN; else
+  "$root/scripts/setup.sh" >&2
+  "$root/scripts/make-test-variants.sh" >&2
+  swift build -c release -Xswiftc -enable-testing --package-path "$root" --product swiftlet >&2
+  bin="$root/.build/release/swiftlet"
+fi
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
   files=("$root/models/SmolLM2-135M-Instruct.Q4_1.gguf")
