@@ -260,8 +260,9 @@ func serverClosesIdleConnection(port: Int, within seconds: Double) throws -> Boo
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     try #require(connected == 0, "connect: errno \(errno)")
-    var timeout = timeval(tv_sec: .init(Int(seconds)), tv_usec: .init((seconds - Double(Int(seconds))) * 1e6))
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    // The response may take a while on a loaded machine: a generous timeout for it, `seconds` only for the idle wait.
+    var responseTimeout = timeval(tv_sec: 60, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &responseTimeout, socklen_t(MemoryLayout<timeval>.size))
     let request = Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
     try #require(send(fd, request, request.count, 0) == request.count)
     var received: [UInt8] = []
@@ -272,6 +273,8 @@ func serverClosesIdleConnection(port: Int, within seconds: Double) throws -> Boo
         try #require(n > 0, "no complete response: \(String(decoding: received, as: UTF8.self))")
         received += buffer[..<n]
     }
+    var timeout = timeval(tv_sec: .init(Int(seconds)), tv_usec: .init((seconds - Double(Int(seconds))) * 1e6))
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let start = ContinuousClock.now
     let n = recv(fd, &buffer, buffer.count, 0)
     if n == 0 { return true }
