@@ -20,10 +20,12 @@ public struct TokenizeRequest: Sendable, Equatable {
         let r = FieldReader(object: try JSONValue.parseObject(data))
         let model = try r.string("model")
         let input: Input
+        // messages are validated whenever given, even when a prompt (which wins) is given too
+        let messages = r.value("messages") != nil ? try ChatCompletionRequest.readMessages(r) : nil
         if let prompt = try r.string("prompt") {
             input = .prompt(prompt)
-        } else if r.value("messages") != nil {
-            input = .messages(try ChatCompletionRequest.readMessages(r))
+        } else if let messages {
+            input = .messages(messages)
         } else {
             throw .invalidRequest("Either 'prompt' or 'messages' is required.", param: "prompt",
                                   code: "missing_required_parameter")
