@@ -88,6 +88,28 @@ MULTI void swl_swiglu(const float *g, const float *u, float *out, int n) {
     for (int i = 0; i < n; i++) out[i] = g[i] / (1.0f + fast_exp(-g[i])) * u[i];
 }
 
+/// gelu_tanh(x) = 0.5·x·(1 + tanh(y)) with y = √(2/π)·(x + 0.044715·x³), computed as x·σ(2y) (the same function:
+/// 0.5·(1 + tanh y) = σ(2y)), so one fast_exp per element.
+MULTI void swl_geglu(const float *g, const float *u, float *out, int n) {
+    for (int i = 0; i < n; i++) {
+        float x = g[i], y2 = 1.5957691216057308f * (x + 0.044715f * x * x * x);
+        out[i] = x / (1.0f + fast_exp(-y2)) * u[i];
+    }
+}
+
+MULTI void swl_add(const float *x, float *y, int n) {
+    for (int i = 0; i < n; i++) y[i] += x[i];
+}
+
+MULTI void swl_scale(float *x, float s, int n) {
+    for (int i = 0; i < n; i++) x[i] *= s;
+}
+
+MULTI void swl_softcap(float *x, float cap, int n) {
+    float inv = 1.0f / cap;
+    for (int i = 0; i < n; i++) x[i] = cap * tanhf(x[i] * inv);
+}
+
 MULTI void swl_rmsnorm(const float *x, const float *w, float *out, int n, float eps) {
     float ss = swl_dot(x, x, n) / (float)n;
     float scale = 1.0f / sqrtf(ss + eps);
@@ -163,7 +185,7 @@ static inline __attribute__((always_inline)) float hsum16(v16 x) {
 /// Attention of the G query heads of one KV head over n positions, block size 16, head size 64, one pass with an
 /// online softmax per block. q: [G][64] (unscaled); out: [G][64].
 static inline __attribute__((always_inline)) void
-group16x64(const int G, const float *restrict q, float *restrict out, int n, const int *restrict table,
+group16x64(const int G, const float *restrict q, float *restrict out, int lo, int n, const int *restrict table,
            const float *restrict kPool, const float *restrict vPool, int nKVHeads, int g, float scale) {
     enum { HD = 64, BS = 16, TILE = HD * BS };
     float qs[8][HD];               // scaled queries: broadcast operands of the score FMAs
@@ -176,7 +198,7 @@ group16x64(const int G, const float *restrict q, float *restrict out, int n, con
     }
     const v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     int nBlocks = (n + BS - 1) / BS;
-    for (int b = 0; b < nBlocks; b++) {
+    for (int b = lo / BS; b < nBlocks; b++) {
         int count = n - b * BS < BS ? n - b * BS : BS;
         const float *kt = kPool + ((long)table[b] * nKVHeads + g) * TILE;
         const float *vt = vPool + ((long)table[b] * nKVHeads + g) * TILE;
@@ -190,7 +212,7 @@ group16x64(const int G, const float *restrict q, float *restrict out, int n, con
             __builtin_prefetch(nk + d * 64, 0, PF_LOC); __builtin_prefetch(nv + d * 64, 0, PF_LOC);
             for (int h = 0; h < G; h++) s[h] += qs[h][d] * kd;
         }
-        v16i live = lane < count;
+        v16i live = (lane < count) & (lane >= lo - b * BS);
         for (int h = 0; h < G; h++) {
             v16 sh = (v16)(((v16i)s[h] & live) | ((v16i)((v16){0} - INFINITY) & ~live));
             v16 mNew = __builtin_elementwise_max(m[h], (v16){0} + __builtin_reduce_max(sh));
@@ -201,7 +223,7 @@ group16x64(const int G, const float *restrict q, float *restrict out, int n, con
             for (int r = 0; r < 4; r++) acc[h][r] *= alpha;
             st16(pw[h], p);
         }
-        for (int j = 0; j < count; j++) {
+        for (int j = lo > b * BS ? lo - b * BS : 0; j < count; j++) {
             const float *vp = vt + j * HD;
             v16 v0 = ld16(vp), v1 = ld16(vp + 16), v2 = ld16(vp + 32), v3 = ld16(vp + 48);
             for (int h = 0; h < G; h++) {
@@ -217,43 +239,52 @@ group16x64(const int G, const float *restrict q, float *restrict out, int n, con
 }
 
 /// Any block size and head size: scores into `s` (n floats per head), softmax, then the weighted values.
-static void group_generic(int G, const float *q, float *out, int n, const int *table, const float *kPool,
+static void group_generic(int G, const float *q, float *out, int lo, int n, const int *table, const float *kPool,
                           const float *vPool, int blockSize, int nKVHeads, int g, int headDim, float scale,
                           float *s) {
     long tile = (long)headDim * blockSize;
+    int m = n - lo;
     for (int h = 0; h < G; h++) {
         const float *qh = q + h * headDim;
         float *oh = out + h * headDim;
-        for (int p = 0; p < n; p++) {
+        for (int p = lo; p < n; p++) {
             const float *kt = kPool + ((long)table[p / blockSize] * nKVHeads + g) * tile + p % blockSize;
             float dot = 0;
             for (int d = 0; d < headDim; d++) dot += qh[d] * kt[(long)d * blockSize];
-            s[p] = dot * scale;
+            s[p - lo] = dot * scale;
         }
-        float mx = swl_max(s, n);
-        float inv = 1.0f / swl_exp_shifted_sum(s, n, mx);
+        float mx = swl_max(s, m);
+        float inv = 1.0f / swl_exp_shifted_sum(s, m, mx);
         for (int d = 0; d < headDim; d++) oh[d] = 0;
-        for (int p = 0; p < n; p++) {
+        for (int p = lo; p < n; p++) {
             const float *vp = vPool + ((long)table[p / blockSize] * nKVHeads + g) * tile + (long)(p % blockSize) * headDim;
-            for (int d = 0; d < headDim; d++) oh[d] += s[p] * vp[d];
+            float w = s[p - lo];
+            for (int d = 0; d < headDim; d++) oh[d] += w * vp[d];
         }
         for (int d = 0; d < headDim; d++) oh[d] *= inv;
     }
 }
 
-MULTI void swl_attention_group(const float *q, float *out, int n, const int *table, const float *k, const float *v,
-                               int blockSize, int nKVHeads, int g, int group, int headDim, float scale,
-                               float *scores) {
+MULTI void swl_attention_window(const float *q, float *out, int lo, int n, const int *table, const float *k,
+                                const float *v, int blockSize, int nKVHeads, int g, int group, int headDim,
+                                float scale, float *scores) {
+    if (lo < 0) lo = 0;
+    if (lo >= n) lo = n - 1;
     if (blockSize == 16 && headDim == 64) {
         switch (group) {   // a constant head count keeps the accumulators in registers
-        case 1: group16x64(1, q, out, n, table, k, v, nKVHeads, g, scale); return;
-        case 2: group16x64(2, q, out, n, table, k, v, nKVHeads, g, scale); return;
-        case 3: group16x64(3, q, out, n, table, k, v, nKVHeads, g, scale); return;
-        case 4: group16x64(4, q, out, n, table, k, v, nKVHeads, g, scale); return;
-        default: if (group <= 8) { group16x64(group, q, out, n, table, k, v, nKVHeads, g, scale); return; }
+        case 1: group16x64(1, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        case 2: group16x64(2, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        case 3: group16x64(3, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        case 4: group16x64(4, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        default: if (group <= 8) { group16x64(group, q, out, lo, n, table, k, v, nKVHeads, g, scale); return; }
         }
     }
-    group_generic(group, q, out, n, table, k, v, blockSize, nKVHeads, g, headDim, scale, scores);
+    group_generic(group, q, out, lo, n, table, k, v, blockSize, nKVHeads, g, headDim, scale, scores);
+}
+
+void swl_attention_group(const float *q, float *out, int n, const int *table, const float *k, const float *v,
+                         int blockSize, int nKVHeads, int g, int group, int headDim, float scale, float *scores) {
+    swl_attention_window(q, out, 0, n, table, k, v, blockSize, nKVHeads, g, group, headDim, scale, scores);
 }
 
 void swl_attention_token(const float *q, float *out, int n, const int *table, const float *k, const float *v,

@@ -43,7 +43,7 @@ public final class Engine: TokenizerBacked, Service {
     public static func load(modelPath: String, tokenizerPath: String? = nil, config: EngineConfig = EngineConfig(),
                             metricsFactory: (any MetricsFactory)? = nil, logger: Logger = Logger(label: "swiftlet.engine"),
                             progress: LoadProgress? = nil) throws -> Engine {
-        let model = try LlamaModel.load(path: modelPath, progress: progress)
+        let model = try ModelLoader.load(path: modelPath, progress: progress)
         let tokenizer = try Self.loadTokenizer(modelPath: modelPath, tokenizerPath: tokenizerPath, vocab: model.config.vocabSize)
         let name = config.servedModelName ?? URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
         return try Engine(model: model, tokenizer: tokenizer, name: name, config: config,
@@ -66,7 +66,7 @@ public final class Engine: TokenizerBacked, Service {
         throw ModelError("\(modelPath): no tokenizer given and none found beside the model (tok\(vocab).bin or tokenizer.bin); pass --tokenizer")
     }
 
-    public init(model: LlamaModel, tokenizer: Tokenizer, name: String, config: EngineConfig,
+    public init(model: any CausalLM, tokenizer: Tokenizer, name: String, config: EngineConfig,
                 metricsFactory: any MetricsFactory, logger: Logger) throws {
         let mc = model.config
         let maxLen = config.maxModelLen ?? min(mc.contextLength, 8192)

@@ -8,7 +8,7 @@ import Tokenizer
 /// The step loop's state: scheduler, model, samplers and output streams. Lives on the engine thread only.
 /// `step()` = schedule → forward → sample → update, and reads like that.
 final class EngineCore: @unchecked Sendable {   // touched by the engine thread only
-    let model: LlamaModel
+    let model: any CausalLM
     let tokenizer: Tokenizer
     var scheduler: Scheduler
     let sampler: Sampler
@@ -51,7 +51,7 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         case prompt(RequestID, position: Int)
     }
 
-    init(model: LlamaModel, tokenizer: Tokenizer, scheduler: Scheduler, metrics: EngineMetrics) {
+    init(model: any CausalLM, tokenizer: Tokenizer, scheduler: Scheduler, metrics: EngineMetrics) {
         self.model = model; self.tokenizer = tokenizer; self.scheduler = scheduler; self.metrics = metrics
         sampler = Sampler(vocab: model.config.vocabSize)
     }

@@ -1,31 +1,40 @@
 import ModelFormats
 import Tensor
 
-extension LlamaModel {
-    static let supportedTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
+extension DecoderModel {
+    /// Tensor formats the kernels run (`WeightMatrix`); norms and biases of any of them are dequantized to Float.
+    static var supportedTypes: Set<GGMLType> { Set(GGMLType.allCases) }
 
-    /// Reads a GGUF `llama`-architecture model: hyper-parameters from metadata, tensors kept in their encoding.
+    /// Hyper-parameters from GGUF metadata: the keys every llama.cpp architecture shares, then the architecture's own.
     static func configFromGGUF(_ g: GGUFFile) throws(ModelError) -> ModelConfig {
-        let arch = g.architecture ?? "?"
-        guard arch == "llama" else {
-            throw ModelError("\(g.path): unsupported architecture '\(arch)' (supported: llama)")
+        let name = g.architecture ?? "(missing general.architecture)"
+        guard let def = Architectures.gguf(name) else {
+            throw ModelError("\(g.path): unsupported architecture '\(name)' (supported: \(Architectures.ggufSupported))")
         }
-        func req(_ key: String) throws(ModelError) -> Int {
-            guard let v = g.int("\(arch).\(key)") else { throw ModelError("\(g.path): missing metadata \(arch).\(key)") }
+        let key = { (k: String) in "\(name).\(k)" }
+        func req(_ k: String) throws(ModelError) -> Int {
+            guard let v = g.int(key(k)) else { throw ModelError("\(g.path): missing metadata \(key(k))") }
             return v
         }
         let dim = try req("embedding_length"), heads = try req("attention.head_count")
         let embd = g.tensorInfo("token_embd.weight")
         let vocab = g.stringArray("tokenizer.ggml.tokens")?.count ?? embd?.dims.last ?? 0
-        return ModelConfig(
-            architecture: arch, dim: dim, hiddenDim: try req("feed_forward_length"), nLayers: try req("block_count"),
-            nHeads: heads, nKVHeads: g.int("\(arch).attention.head_count_kv") ?? heads,
-            headDim: g.int("\(arch).attention.key_length") ?? dim / max(heads, 1),
-            vocabSize: vocab, contextLength: g.int("\(arch).context_length") ?? 2048,
-            ropeTheta: g.float("\(arch).rope.freq_base") ?? 10000,
-            ropeStyle: .adjacent,   // GGUF `llama` stores Q/K permuted for the adjacent-pair rotation
-            rmsEps: g.float("\(arch).attention.layer_norm_rms_epsilon") ?? 1e-5,
+        let headDim = g.int(key("attention.key_length")) ?? dim / max(heads, 1)
+        if let v = g.int(key("attention.value_length")), v != headDim {
+            throw ModelError("\(g.path): \(key("attention.value_length")) \(v) differs from key_length \(headDim) (not supported)")
+        }
+        if let r = g.int(key("rope.dimension_count")), r != headDim {
+            throw ModelError("\(g.path): \(key("rope.dimension_count")) \(r) rotates part of a \(headDim)-wide head (partial RoPE is not supported)")
+        }
+        var c = ModelConfig(
+            architecture: def.architecture, dim: dim, hiddenDim: try req("feed_forward_length"),
+            nLayers: try req("block_count"), nHeads: heads, nKVHeads: g.int(key("attention.head_count_kv")) ?? heads,
+            headDim: headDim, vocabSize: vocab, contextLength: g.int(key("context_length")) ?? 2048,
+            ropeTheta: g.float(key("rope.freq_base")) ?? 10000, ropeStyle: .neox,
+            rmsEps: g.float(key("attention.layer_norm_rms_epsilon")) ?? 1e-5,
             tiedOutput: g.tensorInfo("output.weight") == nil)
+        try def.configure(&c, gguf: g, key: key)
+        return c
     }
 
     static func loadGGUF(path: String, progress: LoadProgress?) throws(ModelError) -> (ModelConfig, ModelWeights) {
@@ -33,30 +42,22 @@ extension LlamaModel {
         do { g = try GGUFFile(path: path) } catch { throw ModelError(error.description) }
         let c = try configFromGGUF(g)
         try c.validate()
-        // ggml dims are [in, out]: a [cols, rows] matrix
-        func source(_ name: String, _ dims: [Int]) throws(ModelError) -> TensorSource {
+        let def = Architectures.definition(c.architecture)
+        // ggml dims are [in, out]: a [cols, rows] matrix; vectors are [n]
+        func source(_ role: TensorRole) throws(ModelError) -> TensorSource {
+            guard let name = def.ggufTensor(role) else {
+                throw ModelError("\(path): architecture \(c.architecture.rawValue) has no tensor for \(role)")
+            }
+            let (rows, cols) = role.shape(c)
             do {
-                let info = try g.requireTensor(name, type: supportedTypes, dims: dims)
+                let info = try g.requireTensor(name, type: supportedTypes, dims: rows == 1 ? [cols] : [cols, rows])
                 let bytes = try g.tensorBytes(name)
-                return TensorSource(type: info.type, bytes: bytes.baseAddress!, rows: dims.count > 1 ? dims[1] : 1,
-                                    cols: dims[0])
+                return TensorSource(type: info.type, bytes: bytes.baseAddress!, rows: rows, cols: cols)
             } catch { throw ModelError(error.description) }
         }
-        let w = try ModelWeights.build(c, progress: progress) { (role) throws(ModelError) -> TensorSource in
-            switch role {
-            case .embedding: try source("token_embd.weight", [c.dim, c.vocabSize])
-            case .finalNorm: try source("output_norm.weight", [c.dim])
-            case .output: try source("output.weight", [c.dim, c.vocabSize])
-            case .attnNorm(let l): try source("blk.\(l).attn_norm.weight", [c.dim])
-            case .q(let l): try source("blk.\(l).attn_q.weight", [c.dim, c.qDim])
-            case .k(let l): try source("blk.\(l).attn_k.weight", [c.dim, c.kvDim])
-            case .v(let l): try source("blk.\(l).attn_v.weight", [c.dim, c.kvDim])
-            case .o(let l): try source("blk.\(l).attn_output.weight", [c.qDim, c.dim])
-            case .ffnNorm(let l): try source("blk.\(l).ffn_norm.weight", [c.dim])
-            case .gate(let l): try source("blk.\(l).ffn_gate.weight", [c.dim, c.hiddenDim])
-            case .up(let l): try source("blk.\(l).ffn_up.weight", [c.dim, c.hiddenDim])
-            case .down(let l): try source("blk.\(l).ffn_down.weight", [c.hiddenDim, c.dim])
-            }
+        let w = try ModelWeights.build(c, progress: progress, tensor: source) { (role) throws(ModelError) -> TensorSource? in
+            guard let name = def.ggufTensor(role), g.tensorInfo(name) != nil else { return nil }
+            return try source(role)
         }
         return (c, w)
     }

@@ -1,13 +1,13 @@
 import ModelFormats
 import Tensor
 
-extension LlamaModel {
+extension DecoderModel {
     /// Reads a llama2.c checkpoint (legacy `.bin`, shared or separate classifier).
     static func loadLlama2c(path: String, progress: LoadProgress?) throws(ModelError) -> (ModelConfig, ModelWeights) {
         let ck: Llama2cCheckpoint
         do { ck = try Llama2cCheckpoint(path: path) } catch { throw ModelError(error.description) }
         let h = ck.config
-        let c = ModelConfig(architecture: "llama2.c", dim: h.dim, hiddenDim: h.hiddenDim, nLayers: h.nLayers,
+        let c = ModelConfig(architecture: .llama, dim: h.dim, hiddenDim: h.hiddenDim, nLayers: h.nLayers,
                             nHeads: h.nHeads, nKVHeads: h.nKVHeads, vocabSize: h.vocabSize, contextLength: h.seqLen,
                             ropeTheta: 10000, ropeStyle: .adjacent, rmsEps: 1e-5, tiedOutput: h.sharedClassifier)
         try c.validate()
@@ -28,6 +28,7 @@ extension LlamaModel {
             case .gate(let l): f32(ck.floats(.w1, layer: l), rows: c.hiddenDim, cols: c.dim)
             case .up(let l): f32(ck.floats(.w3, layer: l), rows: c.hiddenDim, cols: c.dim)
             case .down(let l): f32(ck.floats(.w2, layer: l), rows: c.dim, cols: c.hiddenDim)
+            default: throw ModelError("\(path): llama2.c checkpoints have no tensor for \(role)")
             }
         }
         return (c, w)

@@ -66,11 +66,19 @@ struct WeightBuilder {
                             data: UnsafeRawPointer(s.base), owner: s)
     }
 
-    mutating func vector(_ src: TensorSource) -> UnsafeMutablePointer<Float> {
-        let n = src.rows * src.cols
-        let s = WeightStorage(byteCount: n * 4)
+    mutating func vector(_ src: TensorSource) -> UnsafeMutablePointer<Float> { vector([src]) }
+
+    /// Vectors laid end to end in one Float buffer (e.g. the Q, K and V biases).
+    mutating func vector(_ parts: [TensorSource]) -> UnsafeMutablePointer<Float> {
+        let total = parts.reduce(0) { $0 + $1.rows * $1.cols }
+        let s = WeightStorage(byteCount: total * 4)
         storage.append(s)
-        jobs.append(CopyJob(type: src.type, dequantize: true, src: src.bytes, rows: 1, cols: n, dst: s.base))
+        var at = 0
+        for src in parts {
+            let n = src.rows * src.cols
+            jobs.append(CopyJob(type: src.type, dequantize: true, src: src.bytes, rows: 1, cols: n, dst: s.base + at * 4))
+            at += n
+        }
         return s.base.assumingMemoryBound(to: Float.self)
     }
 
@@ -106,7 +114,7 @@ final class ProgressCounter: @unchecked Sendable {
     func add(_ n: Int) -> Int { lock.wait(); value += n; let v = value; lock.signal(); return v }
 }
 
-extension LlamaModel {
+extension DecoderModel {
     /// Picks the format: a safetensors directory (or `.safetensors` file beside a config.json), else GGUF by
     /// its magic, else a llama2.c checkpoint.
     static func loadAnyFormat(path: String, progress: LoadProgress?) throws(ModelError) -> (ModelConfig, ModelWeights) {

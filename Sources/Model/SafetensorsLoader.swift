@@ -31,41 +31,30 @@ struct HFModelConfig {
         return v
     }
 
-    /// Architecture checks, then the hyper-parameters. Q/K are in HF's rotate-half layout: NeoX RoPE.
+    /// The architecture (from the registry), then the hyper-parameters. Q/K are in HF's rotate-half layout (NeoX).
     func modelConfig() throws(ModelError) -> ModelConfig {
-        try checkSupported()
-        let dim = try require("hidden_size"), heads = try require("num_attention_heads")
-        var context = int("max_position_embeddings") ?? 2048
-        if let window = int("sliding_window"), window > 0 { context = min(context, window) }  // Mistral
-        return ModelConfig(
-            architecture: "llama", dim: dim, hiddenDim: try require("intermediate_size"),
-            nLayers: try require("num_hidden_layers"), nHeads: heads, nKVHeads: int("num_key_value_heads") ?? heads,
-            headDim: int("head_dim") ?? dim / max(heads, 1), vocabSize: try require("vocab_size"),
-            contextLength: context, ropeTheta: float("rope_theta") ?? 10000, ropeStyle: .neox,
-            rmsEps: float("rms_norm_eps") ?? 1e-6, tiedOutput: (json["tie_word_embeddings"] as? Bool) ?? false)
-    }
-
-    private func checkSupported() throws(ModelError) {
         let archs = json["architectures"] as? [String] ?? []
         let type = json["model_type"] as? String
-        let known = ["LlamaForCausalLM", "MistralForCausalLM"]
-        guard archs.contains(where: known.contains) || (archs.isEmpty && ["llama", "mistral"].contains(type ?? "")) else {
+        let classes = archs.isEmpty ? [["llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                                        "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"][type ?? ""] ?? ""] : archs
+        guard let def = Architectures.hf(classes) else {
             throw ModelError("\(path): unsupported architecture \(archs.isEmpty ? (type ?? "?") : archs.joined(separator: ", ")) "
-                + "(supported: \(known.joined(separator: ", ")))")
+                + "(supported: \(Architectures.hfSupported))")
         }
-        if let act = json["hidden_act"] as? String, act != "silu" {
-            throw ModelError("\(path): unsupported hidden_act '\(act)' (supported: silu)")
-        }
-        if let scaling = json["rope_scaling"], !(scaling is NSNull) {
-            throw ModelError("\(path): rope_scaling \(scaling) is not supported")
-        }
-        for key in ["attention_bias", "mlp_bias"] where (json[key] as? Bool) == true {
-            throw ModelError("\(path): \(key) = true is not supported")
-        }
+        let dim = try require("hidden_size"), heads = try require("num_attention_heads")
+        var c = ModelConfig(
+            architecture: def.architecture, dim: dim, hiddenDim: try require("intermediate_size"),
+            nLayers: try require("num_hidden_layers"), nHeads: heads, nKVHeads: int("num_key_value_heads") ?? heads,
+            headDim: int("head_dim") ?? dim / max(heads, 1), vocabSize: try require("vocab_size"),
+            contextLength: int("max_position_embeddings") ?? 2048, ropeTheta: float("rope_theta") ?? 10000,
+            ropeStyle: .neox, rmsEps: float("rms_norm_eps") ?? 1e-6,
+            tiedOutput: (json["tie_word_embeddings"] as? Bool) ?? false)
+        try def.configure(&c, hf: self)
+        return c
     }
 }
 
-extension LlamaModel {
+extension DecoderModel {
     /// The directory holding config.json for a safetensors model path, or nil if `path` is not one:
     /// a directory, or a `.safetensors` / `.safetensors.index.json` file whose directory holds config.json.
     public static func safetensorsDirectory(for path: String) -> String? {
@@ -77,7 +66,7 @@ extension LlamaModel {
         return dir.isEmpty ? "." : dir
     }
 
-    /// Reads a Hugging Face Llama/Mistral checkpoint: config.json plus safetensors weights (F32/F16/BF16).
+    /// Reads a Hugging Face checkpoint of a registered architecture (Llama, Mistral, Qwen 2, Qwen 3): config.json plus safetensors weights (F32/F16/BF16).
     static func loadSafetensors(path: String, directory: String,
                                 progress: LoadProgress?) throws(ModelError) -> (ModelConfig, ModelWeights) {
         let c = try HFModelConfig(path: (directory as NSString).appendingPathComponent("config.json")).modelConfig()
@@ -94,23 +83,15 @@ extension LlamaModel {
                                     cols: shape.last ?? 1)
             } catch { throw ModelError(error.description) }
         }
-        let w = try ModelWeights.build(c, progress: progress) { (role) throws(ModelError) -> TensorSource in
-            let p = "model.layers."
-            return switch role {
-            case .embedding: try named("model.embed_tokens.weight", [c.vocabSize, c.dim])
-            case .finalNorm: try named("model.norm.weight", [c.dim])
-            case .output: try named("lm_head.weight", [c.vocabSize, c.dim])
-            case .attnNorm(let l): try named(p + "\(l).input_layernorm.weight", [c.dim])
-            case .q(let l): try named(p + "\(l).self_attn.q_proj.weight", [c.qDim, c.dim])
-            case .k(let l): try named(p + "\(l).self_attn.k_proj.weight", [c.kvDim, c.dim])
-            case .v(let l): try named(p + "\(l).self_attn.v_proj.weight", [c.kvDim, c.dim])
-            case .o(let l): try named(p + "\(l).self_attn.o_proj.weight", [c.dim, c.qDim])
-            case .ffnNorm(let l): try named(p + "\(l).post_attention_layernorm.weight", [c.dim])
-            case .gate(let l): try named(p + "\(l).mlp.gate_proj.weight", [c.hiddenDim, c.dim])
-            case .up(let l): try named(p + "\(l).mlp.up_proj.weight", [c.hiddenDim, c.dim])
-            case .down(let l): try named(p + "\(l).mlp.down_proj.weight", [c.dim, c.hiddenDim])
+        let def = Architectures.definition(c.architecture)
+        func roleTensor(_ role: TensorRole) throws(ModelError) -> TensorSource {
+            guard let name = def.hfTensor(role) else {
+                throw ModelError("\(path): architecture \(c.architecture.rawValue) has no tensor for \(role)")
             }
+            let (rows, cols) = role.shape(c)
+            return try named(name, rows == 1 ? [cols] : [rows, cols])
         }
+        let w = try ModelWeights.build(c, progress: progress, tensor: roleTensor)
         return (c, w)
     }
 }

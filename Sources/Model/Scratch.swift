@@ -12,6 +12,8 @@ final class Scratch: @unchecked Sendable {
     var hidden = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [t, hidden]
     var cos = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // [t, headDim/2]
     var sin = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // [t, headDim/2]
+    var cosLocal = UnsafeMutablePointer<Float>.allocate(capacity: 1) // [t, headDim/2] sliding-window layers' RoPE
+    var sinLocal = UnsafeMutablePointer<Float>.allocate(capacity: 1) // [t, headDim/2]
     var outNorm = UnsafeMutablePointer<Float>.allocate(capacity: 1)  // [outRows, dim]
     var logits = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [outRows, vocab]
     var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)   // [workers, scoresStride = group · context]
@@ -29,6 +31,7 @@ final class Scratch: @unchecked Sendable {
             grow(&x, n * c.dim); grow(&xn, n * c.dim); grow(&qkv, n * c.qkvDim); grow(&attn, n * c.qDim)
             grow(&gateUp, n * 2 * c.hiddenDim); grow(&hidden, n * c.hiddenDim)
             grow(&cos, n * c.headDim / 2); grow(&sin, n * c.headDim / 2)
+            grow(&cosLocal, n * c.headDim / 2); grow(&sinLocal, n * c.headDim / 2)
             tokens = n
         }
         if r > outRows {
@@ -64,7 +67,7 @@ final class Scratch: @unchecked Sendable {
     }
 
     deinit {
-        for p in [x, xn, qkv, attn, gateUp, hidden, cos, sin, outNorm, logits, scores, kc, vc, chunkScores, chunkQO] {
+        for p in [x, xn, qkv, attn, gateUp, hidden, cos, sin, cosLocal, sinLocal, outNorm, logits, scores, kc, vc, chunkScores, chunkQO] {
             p.deallocate()
         }
         tables.deallocate()

@@ -53,11 +53,18 @@ public struct AttentionShape: Sendable {
     public let nHeads: Int
     public let nKVHeads: Int
     public let headDim: Int
+    /// Score scale: 1/√headDim unless the architecture says otherwise.
+    public let scale: Float
+    /// Sliding window: a query at position p attends to positions p - window + 1 ... p only; 0 = unlimited.
+    public var window: Int
     public var group: Int { nHeads / nKVHeads }
-    public var scale: Float { 1 / Float(headDim).squareRoot() }
-    public init(nHeads: Int, nKVHeads: Int, headDim: Int) {
+    public init(nHeads: Int, nKVHeads: Int, headDim: Int, scale: Float? = nil, window: Int = 0) {
         self.nHeads = nHeads; self.nKVHeads = nKVHeads; self.headDim = headDim
+        self.scale = scale ?? 1 / Float(headDim).squareRoot(); self.window = window
     }
+    /// The first position a query that attends to `positions` positions sees.
+    @inline(__always)
+    public func first(positions: Int) -> Int { window > 0 ? max(0, positions - window) : 0 }
 }
 
 /// Causal attention of query tokens over paged K/V. Token t attends to positions 0...pos[t] of its sequence.
@@ -68,8 +75,12 @@ public enum PagedAttention {
     public static func token(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, pos: Int,
                              table: UnsafePointer<Int32>, kv: PagedLayerKV, shape: AttentionShape,
                              scores: UnsafeMutablePointer<Float>) {
-        swl_attention_token(q, out, Int32(pos + 1), table, kv.k, kv.v, Int32(kv.blockSize), Int32(shape.nHeads),
-                            Int32(shape.nKVHeads), Int32(shape.headDim), shape.scale, scores)
+        let group = shape.group, hd = shape.headDim
+        for g in 0..<shape.nKVHeads {
+            swl_attention_window(q + g * group * hd, out + g * group * hd, Int32(shape.first(positions: pos + 1)),
+                                 Int32(pos + 1), table, kv.k, kv.v, Int32(kv.blockSize), Int32(shape.nKVHeads),
+                                 Int32(g), Int32(group), Int32(hd), shape.scale, scores)
+        }
     }
 
     /// Many decode queries in one parallel dispatch: the (query, KV head) pairs are handed out to `workers`
@@ -89,9 +100,9 @@ public enum PagedAttention {
                 let u = Int(swl_fetch_add(next.p, 1))
                 if u >= units { break }
                 let item = qs.b[u / shape.nKVHeads], g = u % shape.nKVHeads, off = g * group * hd
-                swl_attention_group(item.q + off, item.out + off, Int32(item.positions), item.table, kv.k, kv.v,
-                                    Int32(kv.blockSize), Int32(shape.nKVHeads), Int32(g), Int32(group), Int32(hd),
-                                    shape.scale, s)
+                swl_attention_window(item.q + off, item.out + off, Int32(shape.first(positions: item.positions)),
+                                     Int32(item.positions), item.table, kv.k, kv.v, Int32(kv.blockSize),
+                                     Int32(shape.nKVHeads), Int32(g), Int32(group), Int32(hd), shape.scale, s)
             }
         }
     }
@@ -152,10 +163,11 @@ public enum PagedAttention {
         }
         // s[m, n] = scale · Qs[m, hd] · Kᵀ[hd, n]
         BLAS.sgemm(transB: false, m: m, n: n, k: hd, alpha: shape.scale, a: qs, lda: hd, b: kT, ldb: ldk, c: s, ldc: n)
-        // Causal mask: token i sees positions 0...first+i.
+        // Causal mask: token i sees positions 0...first+i (a sliding window: only the last `window` of them).
         for r in 0..<m {
-            let row = s + r * n, visible = first + r % rows + 1
-            Kernels.softmax(row, visible)
+            let row = s + r * n, visible = first + r % rows + 1, lo = shape.first(positions: visible)
+            if lo > 0 { row.update(repeating: 0, count: lo) }
+            Kernels.softmax(row + lo, visible - lo)
             if visible < n { (row + visible).update(repeating: 0, count: n - visible) }
         }
         // Os[m, hd] = s · V[n, hd]

@@ -29,6 +29,27 @@ public enum Kernels {
         }
     }
 
+    /// GeGLU (tanh GELU, Gemma): out[r, i] = gelu_tanh(gateUp[r, i]) · gateUp[r, hidden + i].
+    public static func geglu(_ gateUp: UnsafePointer<Float>, rows: Int, hidden: Int, into out: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let g = gateUp + r * 2 * hidden
+            swl_geglu(g, g + hidden, out + r * hidden, Int32(hidden))
+        }
+    }
+
+    /// y[i] += x[i] for i < n.
+    @inline(__always)
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        swl_add(x, y, Int32(n))
+    }
+
+    /// x[i] *= s for i < n.
+    @inline(__always)
+    public static func scale(_ x: UnsafeMutablePointer<Float>, by s: Float, _ n: Int) { swl_scale(x, s, Int32(n)) }
+
+    /// x[i] = cap · tanh(x[i] / cap) for i < n (final-logit soft-capping).
+    public static func softcap(_ x: UnsafeMutablePointer<Float>, cap: Float, _ n: Int) { swl_softcap(x, cap, Int32(n)) }
+
     /// In-place softmax of x[0..<n]; returns nothing. Numerically stable.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
         swl_softmax(x, Int32(n))
@@ -72,14 +93,17 @@ public struct RoPE: Sendable {
 
     public let style: Style
     public let headDim: Int
-    /// [headDim / 2] inverse frequencies θ^(−2i/d).
+    /// [headDim / 2] inverse frequencies θ^(−2i/d) · freqScale / factor[i].
     public let invFreq: [Float]
 
-    public init(style: Style, headDim: Int, theta: Float) {
+    /// `freqScale` is linear position scaling (1 / factor); `factors` divides each frequency (Llama 3's
+    /// `rope_freqs`, as llama.cpp's freq_factors), [headDim / 2] or empty.
+    public init(style: Style, headDim: Int, theta: Float, freqScale: Float = 1, factors: [Float] = []) {
         self.style = style
         self.headDim = headDim
         self.invFreq = (0..<(headDim / 2)).map { i in
-            Float(1.0 / Foundation.pow(Double(theta), Double(2 * i) / Double(headDim)))
+            let f = Double(freqScale) / Foundation.pow(Double(theta), Double(2 * i) / Double(headDim))
+            return Float(i < factors.count ? f / Double(factors[i]) : f)
         }
     }
 

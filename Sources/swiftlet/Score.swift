@@ -20,7 +20,7 @@ struct Score: ParsableCommand {
     var precision: Precision = .exact
 
     func run() throws {
-        let m = try LlamaModel.load(path: model)
+        let m = try DecoderModel.load(path: model)
         m.precision = precision
         let lines = try String(contentsOfFile: idsFile, encoding: .utf8).split(separator: "\n")
         let seqs = try lines.map { try JSONDecoder().decode([Int32].self, from: Data($0.utf8)) }

@@ -13,6 +13,14 @@ float swl_max(const float *x, int n);
 void swl_softmax(float *x, int n);
 /// out[i] = silu(g[i]) * u[i]
 void swl_swiglu(const float *g, const float *u, float *out, int n);
+/// out[i] = gelu_tanh(g[i]) * u[i] (GeGLU, Gemma)
+void swl_geglu(const float *g, const float *u, float *out, int n);
+/// y[i] += x[i]
+void swl_add(const float *x, float *y, int n);
+/// x[i] *= s
+void swl_scale(float *x, float s, int n);
+/// x[i] = cap · tanh(x[i] / cap) (final logit soft-capping)
+void swl_softcap(float *x, float cap, int n);
 /// out = x / rms(x) * w
 void swl_rmsnorm(const float *x, const float *w, float *out, int n, float eps);
 
@@ -36,6 +44,11 @@ int swl_fetch_add(int *counter, int value);
 /// headDim 64, which run one pass with an online softmax).
 void swl_attention_group(const float *q, float *out, int n, const int *table, const float *k, const float *v,
                          int blockSize, int nKVHeads, int g, int group, int headDim, float scale, float *scores);
+
+/// As swl_attention_group over positions lo..<n only (a sliding-window layer: lo = max(0, n - window)).
+void swl_attention_window(const float *q, float *out, int lo, int n, const int *table, const float *k,
+                          const float *v, int blockSize, int nKVHeads, int g, int group, int headDim, float scale,
+                          float *scores);
 
 /// All heads of one query token: q, out [nHeads · headDim]; scores: scratch of n floats.
 void swl_attention_token(const float *q, float *out, int n, const int *table, const float *k, const float *v,

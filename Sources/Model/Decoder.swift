@@ -10,14 +10,39 @@ public struct Logits: @unchecked Sendable {
     public func array(_ i: Int) -> [Float] { Array(row(i)) }
 }
 
-/// A Llama-family decoder (RMSNorm, RoPE, GQA, SwiGLU) over a paged KV cache.
+/// What the engine holds: a causal language model that runs a flat batch of token runs over a paged KV cache and
+/// returns the logits of the rows asked for. It sees no requests.
+public protocol CausalLM: AnyObject, Sendable {
+    var config: ModelConfig { get }
+    /// Numerics of the projections (see `Precision`).
+    var precision: Precision { get set }
+    /// Attaches a KV cache of `numBlocks` blocks of `blockSize` positions (replacing any previous one).
+    func allocateKVCache(blockSize: Int, numBlocks: Int) throws(ModelError)
+    /// Runs every token of the batch, writes their K/V into the cache at the slots their block tables give, and
+    /// returns the logits of `batch.logitRows` (valid until the next call). One thread calls it at a time.
+    func forward(_ batch: ForwardBatch) -> Logits
+}
+
+/// Loads any model file the engine runs (see `DecoderModel.load`).
+public enum ModelLoader {
+    public static func load(path: String, progress: LoadProgress? = nil) throws(ModelError) -> any CausalLM {
+        try DecoderModel.load(path: path, progress: progress)
+    }
+}
+
+/// The decoder-only transformer every registered architecture is (RMSNorm, RoPE, GQA, gated FFN), with the
+/// architecture's features from its config (`ModelConfig`: biases, Q/K norms, sandwich norms, GeGLU, embedding
+/// scale, sliding-window layers with their own RoPE, soft-capping), over a paged KV cache.
 /// Not thread-safe: one thread (the engine's step loop) calls `forward` at a time.
-public final class LlamaModel: @unchecked Sendable {
+public final class DecoderModel: CausalLM, @unchecked Sendable {
     public let config: ModelConfig
     public let weights: ModelWeights
     public private(set) var kv: PagedKVStorage?
     let rope: RoPE
+    /// RoPE of the sliding-window layers when their base differs (Gemma 3), else nil.
+    let localRope: RoPE?
     let shape: AttentionShape
+    let localShape: AttentionShape
     var scratch = Scratch()
     /// Numerics of the projections (see `Precision`); the engine sets it from `--precision`.
     public var precision: Precision = .exact
@@ -39,15 +64,23 @@ public final class LlamaModel: @unchecked Sendable {
     public init(config: ModelConfig, weights: ModelWeights) {
         self.config = config
         self.weights = weights
-        rope = RoPE(style: config.ropeStyle, headDim: config.headDim, theta: config.ropeTheta)
-        shape = AttentionShape(nHeads: config.nHeads, nKVHeads: config.nKVHeads, headDim: config.headDim)
+        rope = RoPE(style: config.ropeStyle, headDim: config.headDim, theta: config.ropeTheta,
+                    freqScale: config.ropeFreqScale, factors: weights.ropeFactors)
+        let local = config.localLayers.contains(true) && config.slidingWindow > 0
+        localRope = local ? RoPE(style: config.ropeStyle, headDim: config.headDim,
+                                 theta: config.ropeThetaLocal ?? config.ropeTheta) : nil
+        shape = AttentionShape(nHeads: config.nHeads, nKVHeads: config.nKVHeads, headDim: config.headDim,
+                               scale: config.attentionScale)
+        localShape = AttentionShape(nHeads: config.nHeads, nKVHeads: config.nKVHeads, headDim: config.headDim,
+                                    scale: config.attentionScale, window: config.slidingWindow)
     }
 
-    /// Loads a GGUF (`llama` architecture), llama2.c or Hugging Face safetensors checkpoint (see `loadAnyFormat`).
-    public static func load(path: String, progress: LoadProgress? = nil) throws(ModelError) -> LlamaModel {
+    /// Loads a GGUF (any registered architecture), llama2.c or Hugging Face safetensors checkpoint
+    /// (see `loadAnyFormat`).
+    public static func load(path: String, progress: LoadProgress? = nil) throws(ModelError) -> DecoderModel {
         do { try BLAS.load() } catch { throw ModelError(error.message) }
         let (c, w) = try loadAnyFormat(path: path, progress: progress)
-        return LlamaModel(config: c, weights: w)
+        return DecoderModel(config: c, weights: w)
     }
 
     /// Attaches a KV cache of `numBlocks` blocks (replacing any previous one).
@@ -72,22 +105,25 @@ public final class LlamaModel: @unchecked Sendable {
         return phase("head") { head(batch.logitRows, s) }
     }
 
-    /// x[t, :] = embedding[token t], dequantized row by row.
+    /// x[t, :] = embedding[token t] (× the architecture's embedding scale), dequantized row by row.
     func embed(_ tokens: [Int32], into x: UnsafeMutablePointer<Float>) {
         let d = config.dim
         for (i, tok) in tokens.enumerated() {
             precondition(tok >= 0 && Int(tok) < config.vocabSize, "token id \(tok) outside the vocabulary")
             weights.embedding.dequantizeRows(Int(tok), into: x + i * d)
+            if config.embeddingScale != 1 { Kernels.scale(x + i * d, by: config.embeddingScale, d) }
         }
     }
 
-    /// cos/sin tables [t, headDim/2] for each token's position, shared by all layers.
+    /// cos/sin tables [t, headDim/2] for each token's position, shared by all layers (the local layers' own
+    /// tables too when their RoPE base differs).
     func prepareRoPE(_ batch: ForwardBatch, _ s: Scratch) {
         let half = config.headDim / 2
         for seq in batch.sequences {
             for i in 0..<seq.tokenCount {
                 let row = (seq.tokenStart + i) * half
                 rope.table(pos: seq.startPosition + i, cos: s.cos + row, sin: s.sin + row)
+                localRope?.table(pos: seq.startPosition + i, cos: s.cosLocal + row, sin: s.sinLocal + row)
             }
         }
     }
@@ -95,22 +131,41 @@ public final class LlamaModel: @unchecked Sendable {
     func attentionBlock(layer l: Int, batch: ForwardBatch, plan: AttentionPlan, kv: PagedLayerKV, _ s: Scratch) {
         let c = config, w = weights.layers[l], t = batch.count
         phase("norm") { Kernels.rmsNorm(s.x, weight: w.attnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn) }
-        phase("qkv") { w.wqkv.linear(s.xn, rows: t, into: s.qkv, precision: precision) }
-        phase("rope+store") { storeKV(batch: batch, kv: kv, s) }
-        phase("attention") { attend(batch: batch, plan: plan, kv: kv, s) }
-        phase("wo") { w.wo.linear(s.attn, rows: t, into: s.x, accumulate: true, precision: precision) }
+        phase("qkv") {
+            w.wqkv.linear(s.xn, rows: t, into: s.qkv, precision: precision)
+            if let bias = w.qkvBias { for r in 0..<t { Kernels.add(bias, into: s.qkv + r * c.qkvDim, c.qkvDim) } }
+        }
+        let local = c.isLocal(l)
+        phase("rope+store") { storeKV(batch: batch, kv: kv, layer: w, local: local, s) }
+        phase("attention") { attend(batch: batch, plan: plan, kv: kv, shape: local ? localShape : shape, s) }
+        phase("wo") {
+            if let post = w.postAttnNorm {
+                w.wo.linear(s.attn, rows: t, into: s.xn, precision: precision)
+                Kernels.rmsNorm(s.xn, weight: post, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn)
+                Kernels.add(s.xn, into: s.x, t * c.dim)
+            } else {
+                w.wo.linear(s.attn, rows: t, into: s.x, accumulate: true, precision: precision)
+            }
+        }
     }
 
-    /// Rotates Q and K of every token and writes K, V into the token's cache slot.
-    func storeKV(batch: ForwardBatch, kv: PagedLayerKV, _ s: Scratch) {
+    /// Normalizes (Q/K norm architectures) and rotates Q and K of every token and writes K, V into the token's
+    /// cache slot.
+    func storeKV(batch: ForwardBatch, kv: PagedLayerKV, layer w: LayerWeights, local: Bool, _ s: Scratch) {
         let c = config, half = c.headDim / 2
+        let r = local ? (localRope ?? rope) : rope
+        let cosT = local && localRope != nil ? s.cosLocal : s.cos, sinT = local && localRope != nil ? s.sinLocal : s.sin
         for seq in batch.sequences {
             seq.blockTable.withUnsafeBufferPointer { table in
                 for i in 0..<seq.tokenCount {
                     let ti = seq.tokenStart + i
                     let q = s.qkv + ti * c.qkvDim, k = q + c.qDim, v = k + c.kvDim
-                    rope.apply(q, heads: c.nHeads, cos: s.cos + ti * half, sin: s.sin + ti * half)
-                    rope.apply(k, heads: c.nKVHeads, cos: s.cos + ti * half, sin: s.sin + ti * half)
+                    if let qn = w.qNorm, let kn = w.kNorm {
+                        Kernels.rmsNorm(q, weight: qn, rows: c.nHeads, dim: c.headDim, eps: c.rmsEps, into: q)
+                        Kernels.rmsNorm(k, weight: kn, rows: c.nKVHeads, dim: c.headDim, eps: c.rmsEps, into: k)
+                    }
+                    r.apply(q, heads: c.nHeads, cos: cosT + ti * half, sin: sinT + ti * half)
+                    r.apply(k, heads: c.nKVHeads, cos: cosT + ti * half, sin: sinT + ti * half)
                     kv.store(k: k, v: v, table: table.baseAddress!, pos: seq.startPosition + i)
                 }
             }
@@ -144,15 +199,15 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// Long runs (prefill chunks) go through SGEMM tiles, one chunk after another, its tiles spread over the pool;
     /// single tokens and short runs go to the pool in one dispatch, (token, KV head) pairs at a time.
-    func attend(batch: ForwardBatch, plan: AttentionPlan, kv: PagedLayerKV, _ s: Scratch) {
-        for si in plan.chunks { attendChunk(batch.sequences[si], kv: kv, s) }
+    func attend(batch: ForwardBatch, plan: AttentionPlan, kv: PagedLayerKV, shape: AttentionShape, _ s: Scratch) {
+        for si in plan.chunks { attendChunk(batch.sequences[si], kv: kv, shape: shape, s) }
         plan.tokens.withUnsafeBufferPointer { queries in
             PagedAttention.tokens(queries, kv: kv, shape: shape, workers: Kernels.cpuCount, scores: s.scores,
                                   scoresStride: s.scoresStride)
         }
     }
 
-    func attendChunk(_ seq: ForwardBatch.Sequence, kv: PagedLayerKV, _ s: Scratch) {
+    func attendChunk(_ seq: ForwardBatch.Sequence, kv: PagedLayerKV, shape: AttentionShape, _ s: Scratch) {
         let c = config, ti = seq.tokenStart
         seq.blockTable.withUnsafeBufferPointer { table in
             PagedAttention.chunk(q: s.qkv + ti * c.qkvDim, qStride: c.qkvDim, out: s.attn + ti * c.qDim,
@@ -167,14 +222,28 @@ public final class LlamaModel: @unchecked Sendable {
         phase("norm") { Kernels.rmsNorm(s.x, weight: w.ffnNorm, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn) }
         phase("gate_up") { w.wGateUp.linear(s.xn, rows: t, into: s.gateUp, precision: precision) }
         let workers = t >= 4 ? min(Kernels.cpuCount, t) : 1
+        let gelu = c.activation == .geluTanh
         phase("swiglu") {
             Kernels.parallel(workers: workers) { wk in
                 let lo = t * wk / workers, hi = t * (wk + 1) / workers
-                Kernels.swiglu(s.gateUp + lo * 2 * c.hiddenDim, rows: hi - lo, hidden: c.hiddenDim,
-                               into: s.hidden + lo * c.hiddenDim)
+                if gelu {
+                    Kernels.geglu(s.gateUp + lo * 2 * c.hiddenDim, rows: hi - lo, hidden: c.hiddenDim,
+                                  into: s.hidden + lo * c.hiddenDim)
+                } else {
+                    Kernels.swiglu(s.gateUp + lo * 2 * c.hiddenDim, rows: hi - lo, hidden: c.hiddenDim,
+                                   into: s.hidden + lo * c.hiddenDim)
+                }
             }
         }
-        phase("down") { w.wDown.linear(s.hidden, rows: t, into: s.x, accumulate: true, precision: precision) }
+        phase("down") {
+            if let post = w.postFFNNorm {
+                w.wDown.linear(s.hidden, rows: t, into: s.xn, precision: precision)
+                Kernels.rmsNorm(s.xn, weight: post, rows: t, dim: c.dim, eps: c.rmsEps, into: s.xn)
+                Kernels.add(s.xn, into: s.x, t * c.dim)
+            } else {
+                w.wDown.linear(s.hidden, rows: t, into: s.x, accumulate: true, precision: precision)
+            }
+        }
     }
 
     /// Final norm and output projection for the requested rows only.
@@ -186,6 +255,7 @@ public final class LlamaModel: @unchecked Sendable {
         }
         if !rows.isEmpty {
             weights.output.linear(s.outNorm, rows: rows.count, into: s.logits, precision: precision)
+            if c.finalLogitSoftcap > 0 { Kernels.softcap(s.logits, cap: c.finalLogitSoftcap, rows.count * c.vocabSize) }
         }
         return Logits(base: s.logits, rows: rows.count, vocab: c.vocabSize)
     }
