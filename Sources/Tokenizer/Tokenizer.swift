@@ -57,6 +57,8 @@ public final class Tokenizer: Sendable {
     }
 
     public var vocabSize: Int { vocabulary.tokens.count }
+    /// Whether the vocabulary has a token with exactly this text.
+    public func hasToken(_ text: String) -> Bool { tokenToId[Array(text.utf8)] != nil }
     public var bosId: Int32? { vocabulary.bosId }
     public var eosId: Int32? { vocabulary.eosId }
     public var addBOS: Bool { vocabulary.addBOS }

@@ -72,8 +72,9 @@ struct Generate: AsyncParsableCommand {
         }
         let text = prompt ?? ""
         if chat {
+            // the template writes BOS itself (as the server's chat endpoint assumes)
             let rendered = try e.renderChat([ChatMessageInput(role: "user", content: text)], addGenerationPrompt: true)
-            return e.encode(rendered, addSpecial: true, parseSpecial: true)
+            return e.encode(rendered, addSpecial: false, parseSpecial: true)
         }
         return e.encode(text, addSpecial: true, parseSpecial: false)
     }

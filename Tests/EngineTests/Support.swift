@@ -59,7 +59,7 @@ func greedyParams(_ n: Int) -> SamplingParams {
 }
 
 /// Greedy ids of one sequence straight from the model, no scheduler involved: the reference "run alone".
-func soloGreedy(_ m: LlamaModel, prompt: [Int32], maxTokens: Int, stop: Set<Int32>) -> [Int32] {
+func soloGreedy(_ m: DecoderModel, prompt: [Int32], maxTokens: Int, stop: Set<Int32>) -> [Int32] {
     let bs = m.kv!.blockSize
     let table = (0..<Int32((prompt.count + maxTokens + bs) / bs)).map { $0 }
     var b = ForwardBatch()
@@ -82,13 +82,13 @@ func soloGreedy(_ m: LlamaModel, prompt: [Int32], maxTokens: Int, stop: Set<Int3
 @Suite("Engine", .serialized) struct EngineSuite {}
 
 enum Shared {
-    static let storiesModel: LlamaModel = {
-        let m = try! LlamaModel.load(path: Paths.stories)
+    static let storiesModel: DecoderModel = {
+        let m = try! DecoderModel.load(path: Paths.stories)
         try! m.allocateKVCache(blockSize: 16, numBlocks: 64)
         return m
     }()
-    static let smolModel: LlamaModel = {
-        let m = try! LlamaModel.load(path: Paths.smol)
+    static let smolModel: DecoderModel = {
+        let m = try! DecoderModel.load(path: Paths.smol)
         try! m.allocateKVCache(blockSize: 16, numBlocks: 64)
         return m
     }()

@@ -11,7 +11,7 @@ struct BatchInvarianceTests {
 
     /// Runs `prompts` together: every prompt whole in one batch, then `decodeSteps` greedy steps all batched.
     /// Returns, per sequence, the logits after the prompt and after each decode step.
-    func runBatched(_ m: LlamaModel, prompts: [[Int32]], tables: [[Int32]], decodeSteps: Int,
+    func runBatched(_ m: DecoderModel, prompts: [[Int32]], tables: [[Int32]], decodeSteps: Int,
                     chunk: Int? = nil) -> [[[Float]]] {
         var results = Array(repeating: [[Float]](), count: prompts.count)
         var done = Array(repeating: 0, count: prompts.count)

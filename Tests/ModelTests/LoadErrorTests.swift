@@ -16,7 +16,7 @@ struct LoadErrorTests {
     /// The load must fail with a message that starts with the path and names one of the `faults`.
     func expectError(_ path: String, oneOf faults: [String]) {
         do {
-            _ = try LlamaModel.load(path: path)
+            _ = try DecoderModel.load(path: path)
             Issue.record("\(path) loaded")
         } catch {
             let m = error.description.lowercased()
@@ -52,7 +52,7 @@ struct LoadErrorTests {
         let p = Paths.root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/tokenizer/ggml-vocab-gpt-2.gguf").path
         let local = try temp("vocab.gguf", try Data(contentsOf: URL(fileURLWithPath: FileManager.default.fileExists(atPath: p) ? p : Paths.smol)))
         do {
-            _ = try LlamaModel.load(path: local)
+            _ = try DecoderModel.load(path: local)
             if FileManager.default.fileExists(atPath: p) { Issue.record("a vocabulary-only GGUF loaded as a model") }
         } catch {
             #expect(error.description.contains(local))

@@ -40,7 +40,7 @@ struct ModelGoldenTests {
     }
 
     /// Same greedy ids as the oracle, and the oracle's top-5 logits within a relative 1e-3.
-    func checkOracle(_ m: LlamaModel, fixture: String) throws {
+    func checkOracle(_ m: DecoderModel, fixture: String) throws {
         let g = try JSONDecoder().decode(OracleGolden.self, from: Data(contentsOf: URL(fileURLWithPath: Paths.fixture(fixture))))
         let r = greedy(m, prompt: g.prompt_ids, steps: g.top_logits.count, stop: 2)   // EOS is id 2 in both models
         #expect(r.ids == g.generated_ids, "\(fixture)")

@@ -16,7 +16,7 @@ struct QuantizedVariantTests {
     func exactPrecisionMatchesTheOracle(_ q: String) throws {
         let path = Self.variant(q)
         try #require(FileManager.default.fileExists(atPath: path), "\(path) is missing: run scripts/make-test-variants.sh")
-        let m = try LlamaModel.load(path: path)
+        let m = try DecoderModel.load(path: path)
         try m.allocateKVCache(blockSize: 16, numBlocks: 64)
         m.precision = .exact
         // the projections really are in the variant's format (no fp32 copy)

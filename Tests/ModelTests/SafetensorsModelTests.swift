@@ -47,7 +47,7 @@ struct SafetensorsModelTests {
     }
 
     @Test func stories260KFromDirectoryAll256Tokens() throws {
-        let m = try LlamaModel.load(path: SafetensorsPaths.storiesDir)
+        let m = try DecoderModel.load(path: SafetensorsPaths.storiesDir)
         #expect(m.config.ropeStyle == .neox && m.config.dim == 64 && m.config.nLayers == 5 && m.config.nKVHeads == 4)
         #expect(m.config.tiedOutput && m.config.vocabSize == 512 && m.config.contextLength == 512)
         try m.allocateKVCache(blockSize: 16, numBlocks: 32)
@@ -57,9 +57,9 @@ struct SafetensorsModelTests {
     }
 
     @Test func stories260KFromSafetensorsFileMatchesLlama2cLogits() throws {
-        let m = try LlamaModel.load(path: SafetensorsPaths.storiesDir + "/model.safetensors")
+        let m = try DecoderModel.load(path: SafetensorsPaths.storiesDir + "/model.safetensors")
         try m.allocateKVCache(blockSize: 16, numBlocks: 8)
-        let reference = try LlamaModel.load(path: Paths.stories)
+        let reference = try DecoderModel.load(path: Paths.stories)
         try reference.allocateKVCache(blockSize: 16, numBlocks: 8)
         let a = greedy(m, prompt: [1, 403, 407], steps: 40), b = greedy(reference, prompt: [1, 403, 407], steps: 40)
         #expect(a.ids == b.ids)
@@ -72,7 +72,7 @@ struct SafetensorsModelTests {
     @Test func smolLM2ConvertedFromGGUFGoldenCases() throws {
         let tmp = try TempDirectory()
         try SafetensorsPaths.convert(["gguf", Paths.smol, tmp.path])
-        let m = try LlamaModel.load(path: tmp.path)
+        let m = try DecoderModel.load(path: tmp.path)
         #expect(m.config.ropeStyle == .neox && m.config.nHeads == 9 && m.config.nKVHeads == 3 && m.config.tiedOutput)
         #expect(m.config.ropeTheta == 100000 && m.config.vocabSize == 49152)
         try m.allocateKVCache(blockSize: 16, numBlocks: 64)
@@ -104,7 +104,7 @@ struct SafetensorsModelTests {
 
     func expectLoadError(_ path: String, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) {
         do {
-            _ = try LlamaModel.load(path: path)
+            _ = try DecoderModel.load(path: path)
             Issue.record("loaded, expected an error with \(fragments)", sourceLocation: sourceLocation)
         } catch {
             for f in fragments { #expect(error.message.contains(f), "\(error.message)", sourceLocation: sourceLocation) }
@@ -133,9 +133,9 @@ struct SafetensorsModelTests {
     }
 
     @Test func safetensorsPathDetection() throws {
-        #expect(LlamaModel.safetensorsDirectory(for: SafetensorsPaths.storiesDir) == SafetensorsPaths.storiesDir)
-        #expect(LlamaModel.safetensorsDirectory(for: SafetensorsPaths.storiesDir + "/model.safetensors") == SafetensorsPaths.storiesDir)
-        #expect(LlamaModel.safetensorsDirectory(for: Paths.stories) == nil)
-        #expect(LlamaModel.safetensorsDirectory(for: Paths.smol) == nil)
+        #expect(DecoderModel.safetensorsDirectory(for: SafetensorsPaths.storiesDir) == SafetensorsPaths.storiesDir)
+        #expect(DecoderModel.safetensorsDirectory(for: SafetensorsPaths.storiesDir + "/model.safetensors") == SafetensorsPaths.storiesDir)
+        #expect(DecoderModel.safetensorsDirectory(for: Paths.stories) == nil)
+        #expect(DecoderModel.safetensorsDirectory(for: Paths.smol) == nil)
     }
 }

@@ -45,7 +45,7 @@ import Testing
     }
 
     static func greedyRun(_ path: String) throws -> (ids: [Int32], logits: [[Float]]) {
-        let m = try LlamaModel.load(path: path)
+        let m = try DecoderModel.load(path: path)
         try m.allocateKVCache(blockSize: 16, numBlocks: 8)
         return greedy(m, prompt: [1, 403, 407], steps: 30)
     }

@@ -22,13 +22,13 @@ enum Paths {
 
 /// Models are loaded once per test process.
 enum Models {
-    static let stories: LlamaModel = {
-        let m = try! LlamaModel.load(path: Paths.stories)
+    static let stories: DecoderModel = {
+        let m = try! DecoderModel.load(path: Paths.stories)
         try! m.allocateKVCache(blockSize: 16, numBlocks: 256)
         return m
     }()
-    static let smol: LlamaModel = {
-        let m = try! LlamaModel.load(path: Paths.smol)
+    static let smol: DecoderModel = {
+        let m = try! DecoderModel.load(path: Paths.smol)
         try! m.allocateKVCache(blockSize: 16, numBlocks: 256)
         return m
     }()
@@ -42,7 +42,7 @@ func argmax(_ row: UnsafeBufferPointer<Float>) -> Int32 {
 
 /// Greedy decoding of one sequence: the whole prompt in one forward, then one token per step.
 /// Returns the generated ids and the logits row of every step.
-func greedy(_ m: LlamaModel, prompt: [Int32], steps: Int, stop: Int32? = nil,
+func greedy(_ m: DecoderModel, prompt: [Int32], steps: Int, stop: Int32? = nil,
             table: [Int32]? = nil) -> (ids: [Int32], logits: [[Float]]) {
     let bs = m.kv!.blockSize
     let need = (prompt.count + steps + bs - 1) / bs
