@@ -800,6 +800,7 @@ AVX2 void unpack_avx2(const int t, const uint8_t *row, int nbq, int u, kunit *U)
         const int bb = t == SWL_T_Q5_0 ? 22 : 24, hb = t == SWL_T_Q5_0 ? 2 : 4;
         int b0 = u * 8, nblk = nbq - b0 < 8 ? nbq - b0 : 8;
         U->ne = 32 * nblk;
+        uint16_t dh[8] = {0}, mh[8] = {0};
         for (int i = 0; i < nblk; i++) {
             const uint8_t *p = row + (size_t)(b0 + i) * bb;
             uint32_t qh;
@@ -808,20 +809,30 @@ AVX2 void unpack_avx2(const int t, const uint8_t *row, int nbq, int u, kunit *U)
             __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
             q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
             _mm256_store_si256((__m256i *)(U->q + 32 * i), q);
-            float d = f16s(p);
-            U->sc[i] = d;
-            U->mn[i] = t == SWL_T_Q5_0 ? 16.0f * d : -f16s(p + 2);
+            dh[i] = ld16(p);
+            if (t == SWL_T_Q5_1) mh[i] = ld16(p + 2);
         }
-        for (int i = nblk; i < 8; i++) { U->sc[i] = 0; U->mn[i] = 0; }
+        // the 8 scales as one vector built in registers (scalar stores then a vector load would stall forwarding)
+        __m256 d = _mm256_cvtph_ps(_mm_setr_epi16((short)dh[0], (short)dh[1], (short)dh[2], (short)dh[3], (short)dh[4],
+                                                  (short)dh[5], (short)dh[6], (short)dh[7]));
+        __m256 mv = t == SWL_T_Q5_0 ? _mm256_mul_ps(d, _mm256_set1_ps(16.0f))
+                                    : _mm256_sub_ps(_mm256_setzero_ps(),
+                                                    _mm256_cvtph_ps(_mm_setr_epi16((short)mh[0], (short)mh[1], (short)mh[2], (short)mh[3],
+                                                                                   (short)mh[4], (short)mh[5], (short)mh[6], (short)mh[7])));
+        _mm256_store_ps(U->sc, d);
+        _mm256_store_ps(U->mn, mv);
         return;
     }
     if (t == SWL_T_Q4_K || t == SWL_T_Q5_K) {
         const uint8_t *p = row + (size_t)u * (t == SWL_T_Q4_K ? 144 : 176), *qs = p + (t == SWL_T_Q4_K ? 16 : 48);
-        uint8_t s[16] __attribute__((aligned(16)));
-        k4_scales(p + 4, s);
+        uint32_t k[4];   // k4_scales in registers (a store then a wider load would defeat store forwarding)
+        memcpy(k, p + 4, 12);
+        uint32_t k3 = ((k[2] >> 4) & 0x0f0f0f0f) | (((k[1] >> 6) & 0x03030303) << 4), k2 = k[1] & 0x3f3f3f3f;
+        uint32_t k1 = (k[2] & 0x0f0f0f0f) | (((k[0] >> 6) & 0x03030303) << 4), k0 = k[0] & 0x3f3f3f3f;
+        __m128i sm = _mm_set_epi32((int)k3, (int)k2, (int)k1, (int)k0);
         __m256 d = _mm256_set1_ps(f16s(p)), dm = _mm256_set1_ps(f16s(p + 2));
-        _mm256_store_ps(U->sc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)s)))));
-        _mm256_store_ps(U->mn, _mm256_mul_ps(dm, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(s + 8))))));
+        _mm256_store_ps(U->sc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm))));
+        _mm256_store_ps(U->mn, _mm256_mul_ps(dm, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)))));
         U->ne = 256;
         __m256i qh = t == SWL_T_Q5_K ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
         const __m256i one = _mm256_set1_epi8(1);
