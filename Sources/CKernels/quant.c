@@ -794,6 +794,20 @@ AVX2 __m256i bits_to_bytes(uint32_t x) {
     return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
 }
 
+/// Q4_K/Q5_K super-block at p: U->sc = d·scale, U->mn = dmin·min, U->ne. k4_scales in registers (a store then a
+/// wider load would defeat store forwarding).
+AVX2 void unpack_scales_k4(const uint8_t *p, kunit *U) {
+    uint32_t k[3];
+    memcpy(k, p + 4, 12);
+    uint32_t k3 = ((k[2] >> 4) & 0x0f0f0f0f) | (((k[1] >> 6) & 0x03030303) << 4), k2 = k[1] & 0x3f3f3f3f;
+    uint32_t k1 = (k[2] & 0x0f0f0f0f) | (((k[0] >> 6) & 0x03030303) << 4), k0 = k[0] & 0x3f3f3f3f;
+    __m128i sm = _mm_set_epi32((int)k3, (int)k2, (int)k1, (int)k0);
+    __m256 d = _mm256_set1_ps(f16s(p)), dm = _mm256_set1_ps(f16s(p + 2));
+    _mm256_store_ps(U->sc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm))));
+    _mm256_store_ps(U->mn, _mm256_mul_ps(dm, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)))));
+    U->ne = 256;
+}
+
 AVX2 void unpack_avx2(const int t, const uint8_t *row, int nbq, int u, kunit *U) {
     const __m256i m4 = _mm256_set1_epi8(0xF);
     if (t == SWL_T_Q5_0 || t == SWL_T_Q5_1) {
@@ -825,15 +839,7 @@ AVX2 void unpack_avx2(const int t, const uint8_t *row, int nbq, int u, kunit *U)
     }
     if (t == SWL_T_Q4_K || t == SWL_T_Q5_K) {
         const uint8_t *p = row + (size_t)u * (t == SWL_T_Q4_K ? 144 : 176), *qs = p + (t == SWL_T_Q4_K ? 16 : 48);
-        uint32_t k[4];   // k4_scales in registers (a store then a wider load would defeat store forwarding)
-        memcpy(k, p + 4, 12);
-        uint32_t k3 = ((k[2] >> 4) & 0x0f0f0f0f) | (((k[1] >> 6) & 0x03030303) << 4), k2 = k[1] & 0x3f3f3f3f;
-        uint32_t k1 = (k[2] & 0x0f0f0f0f) | (((k[0] >> 6) & 0x03030303) << 4), k0 = k[0] & 0x3f3f3f3f;
-        __m128i sm = _mm_set_epi32((int)k3, (int)k2, (int)k1, (int)k0);
-        __m256 d = _mm256_set1_ps(f16s(p)), dm = _mm256_set1_ps(f16s(p + 2));
-        _mm256_store_ps(U->sc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm))));
-        _mm256_store_ps(U->mn, _mm256_mul_ps(dm, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)))));
-        U->ne = 256;
+        unpack_scales_k4(p, U);
         __m256i qh = t == SWL_T_Q5_K ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
         const __m256i one = _mm256_set1_epi8(1);
         for (int c = 0; c < 4; c++) {
@@ -875,6 +881,47 @@ AVX2 void unpack_avx2(const int t, const uint8_t *row, int nbq, int u, kunit *U)
         }
         return;
     }
+    if (t == SWL_T_Q2_K || t == SWL_T_Q3_K) {
+        // scales in C (scalar stores, scalar reloads); the quants vectorised (byte stores then vector loads stall)
+        const uint8_t *p = row + (size_t)u * (t == SWL_T_Q2_K ? 84 : 110), *qs = p + (t == SWL_T_Q2_K ? 16 : 32);
+        if (t == SWL_T_Q2_K) {
+            U->d = f16s(p + 80);
+            U->dmin = f16s(p + 82);
+            for (int i = 0; i < 16; i++) {
+                U->isc[i] = p[i] & 0xF; U->imn[i] = p[i] >> 4;
+                U->sc[i] = U->d * (float)(p[i] & 0xF); U->mn[i] = U->dmin * (float)(p[i] >> 4);
+            }
+        } else {
+            uint32_t a[4];
+            memcpy(a, p + 96, 12);
+            uint32_t tmp = a[2];
+            a[2] = ((a[0] >> 4) & 0x0f0f0f0f) | (((tmp >> 4) & 0x03030303) << 4);
+            a[3] = ((a[1] >> 4) & 0x0f0f0f0f) | (((tmp >> 6) & 0x03030303) << 4);
+            a[0] = (a[0] & 0x0f0f0f0f) | (((tmp >> 0) & 0x03030303) << 4);
+            a[1] = (a[1] & 0x0f0f0f0f) | (((tmp >> 2) & 0x03030303) << 4);
+            U->d = f16s(p + 108);
+            for (int i = 0; i < 16; i++) {
+                int sv = (int)((a[i >> 2] >> (8 * (i & 3))) & 0xFF) - 32;
+                U->isc[i] = (int16_t)sv; U->sc[i] = U->d * (float)sv;
+            }
+        }
+        U->ne = 256;
+        const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+        const __m256i hm = t == SWL_T_Q3_K ? _mm256_loadu_si256((const __m256i *)p) : _mm256_setzero_si256();
+        for (int n = 0; n < 2; n++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * n));
+            for (int jj = 0; jj < 4; jj++) {
+                __m256i q = _mm256_and_si256(_mm256_srli_epi16(v, 2 * jj), m3);
+                if (t == SWL_T_Q3_K) {   // − 4 where the high bit (4n + jj) is clear
+                    __m256i bit = _mm256_set1_epi8((char)(1 << (4 * n + jj)));
+                    __m256i clear = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), _mm256_setzero_si256());
+                    q = _mm256_sub_epi8(q, _mm256_and_si256(clear, four));
+                }
+                _mm256_store_si256((__m256i *)(U->q + 128 * n + 32 * jj), q);
+            }
+        }
+        return;
+    }
     unpack_portable(t, row, nbq, u, U);
 }
 
@@ -897,6 +944,38 @@ AVX2 void gemv_k_body(const job_t *j, int r0, const int R, int n0, int n1, const
         float tail[4] = {0, 0, 0, 0};
         for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
         for (int u = 0; u < nu; u++) {
+            if (t == SWL_T_Q4_K) {
+                // nibbles converted straight from the row (as the legacy Q4 GEMV): each 8-byte load gives 8 weights
+                // of sub-block 2c (low nibbles) and 8 of 2c + 1 (high nibbles); 25 vs 18 GFLOP/s a core at M = 1.
+                // (Q5_K, with its 5th bits from qh, is quicker through the unpacked int8 quants.)
+                unpack_scales_k4(row + (size_t)u * (t == SWL_T_Q4_K ? 144 : 176), &U);
+                const uint8_t *qs = row + (size_t)u * (t == SWL_T_Q4_K ? 144 : 176) + (t == SWL_T_Q4_K ? 16 : 48);
+                const uint8_t *qh = row + (size_t)u * 176 + 16;
+                const __m256i m4 = _mm256_set1_epi32(0xF), b16 = _mm256_set1_epi32(0x10);
+                for (int c = 0; c < 4; c++) {
+                    __m256 s0[4], s1[4];
+                    for (int h = 0; h < 4; h++) {
+                        __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 32 * c + 8 * h)));
+                        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_srli_epi32(v, 4);
+                        if (t == SWL_T_Q5_K) {
+                            __m256i hv = _mm256_srli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + 8 * h))), 2 * c);
+                            lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi32(hv, 4), b16));
+                            hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi32(hv, 3), b16));
+                        }
+                        __m256 wl = _mm256_cvtepi32_ps(lo), wh = _mm256_cvtepi32_ps(hi);
+                        for (int r = 0; r < R; r++) {
+                            const float *x = xr[r] + 256 * u + 64 * c + 8 * h;
+                            if (h == 0) { s0[r] = _mm256_mul_ps(wl, _mm256_loadu_ps(x)); s1[r] = _mm256_mul_ps(wh, _mm256_loadu_ps(x + 32)); }
+                            else { s0[r] = _mm256_fmadd_ps(wl, _mm256_loadu_ps(x), s0[r]); s1[r] = _mm256_fmadd_ps(wh, _mm256_loadu_ps(x + 32), s1[r]); }
+                        }
+                    }
+                    __m256 d0 = _mm256_broadcast_ss(U.sc + 2 * c), d1 = _mm256_broadcast_ss(U.sc + 2 * c + 1);
+                    for (int r = 0; r < R; r++) acc[r] = _mm256_fmadd_ps(s1[r], d1, _mm256_fmadd_ps(s0[r], d0, acc[r]));
+                }
+                __m256 mv = _mm256_load_ps(U.mn);
+                for (int r = 0; r < R; r++) off[r] = _mm256_fnmadd_ps(mv, _mm256_loadu_ps(xs[r] + 8 * u), off[r]);
+                continue;
+            }
             unpack_avx2(t, row, nbq, u, &U);
             if (cls == KC_A) {
                 const int ns = U.ne / 32;
