@@ -940,9 +940,9 @@ AVX2 void gemv_k_body(const job_t *j, int r0, const int R, int n0, int n1, const
     kunit U;
     for (int n = n0; n < n1; n++) {
         const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
-        __m256 acc[4], off[4];
+        __m256 acc[4], acc2[4], off[4];
         float tail[4] = {0, 0, 0, 0};
-        for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
+        for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); acc2[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
         for (int u = 0; u < nu; u++) {
             if (t == SWL_T_Q4_K) {
                 // nibbles converted straight from the row (as the legacy Q4 GEMV): each 8-byte load gives 8 weights
@@ -1008,13 +1008,15 @@ AVX2 void gemv_k_body(const job_t *j, int r0, const int R, int n0, int n1, const
                         const float *x = xr[r] + 256 * u + 16 * i;
                         __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
                         __m256 s = _mm256_fmadd_ps(w1, x1, _mm256_mul_ps(w0, x0));
-                        acc[r] = _mm256_fmadd_ps(s, d, acc[r]);
+                        // two accumulator chains: one FMA a 16-block would be latency-bound at one row
+                        if (i & 1) acc2[r] = _mm256_fmadd_ps(s, d, acc2[r]);
+                        else acc[r] = _mm256_fmadd_ps(s, d, acc[r]);
                         if (cls == KC_C) off[r] = _mm256_fnmadd_ps(mv, _mm256_add_ps(x0, x1), off[r]);
                     }
                 }
             }
         }
-        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]) + hsum8(off[r]) + tail[r]);
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(_mm256_add_ps(acc[r], acc2[r])) + hsum8(off[r]) + tail[r]);
     }
 }
 
