@@ -1038,9 +1038,9 @@ AVX2 void int8_k_body(const job_t *j, int r0, const int R, int n0, int n1, const
     kunit U;
     for (int n = n0; n < n1; n++) {
         const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
-        __m256 acc[4], off[4];
+        __m256 acc[4], acc2[4], off[4];   // one row: acc2 (class A) or off (class B) is a second accumulator chain
         float tail[4] = {0, 0, 0, 0};
-        for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
+        for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); acc2[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
         for (int u = 0; u < nu; u++) {
             unpack_avx2(t, row, nbq, u, &U);
             if (cls == KC_A) {
@@ -1061,7 +1061,8 @@ AVX2 void int8_k_body(const job_t *j, int r0, const int R, int n0, int n1, const
                     __m256i wq = _mm256_load_si256((const __m256i *)(U.q + 32 * i));
                     for (int r = 0; r < R; r++) {
                         __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + 256 * u + 32 * i));
-                        acc[r] = _mm256_fmadd_ps(dot_u8s8(wq, x), _mm256_broadcast_ss(pr[r] + i), acc[r]);
+                        if (R == 1 && (i & 1)) acc2[r] = _mm256_fmadd_ps(dot_u8s8(wq, x), _mm256_broadcast_ss(pr[r] + i), acc2[r]);
+                        else acc[r] = _mm256_fmadd_ps(dot_u8s8(wq, x), _mm256_broadcast_ss(pr[r] + i), acc[r]);
                     }
                 }
             } else {
@@ -1079,7 +1080,8 @@ AVX2 void int8_k_body(const job_t *j, int r0, const int R, int n0, int n1, const
                         for (int r = 0; r < R; r++) {
                             __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + 256 * u + 32 * k));
                             __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), sp);
-                            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(pr[r] + k), acc[r]);
+                            if (R == 1 && (k & 1)) off[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(pr[r] + k), off[r]);
+                            else acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(pr[r] + k), acc[r]);
                         }
                     } else {
                         __m256i mp = _mm256_set_m128i(_mm_set1_epi16(U.imn[2 * k + 1]), _mm_set1_epi16(U.imn[2 * k]));
@@ -1094,7 +1096,7 @@ AVX2 void int8_k_body(const job_t *j, int r0, const int R, int n0, int n1, const
                 }
             }
         }
-        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(acc[r]) + hsum8(off[r]) + tail[r]);
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(_mm256_add_ps(acc[r], acc2[r])) + hsum8(off[r]) + tail[r]);
     }
 }
 #define KQ_KERNELS(NAME, T)                                                                                   \
