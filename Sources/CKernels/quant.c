@@ -19,7 +19,8 @@
 int swl_type_block_elems(int t) {
     switch (t & 0xFF) {
     case SWL_T_F32: case SWL_T_F16: case SWL_T_BF16: return 1;
-    case SWL_T_Q4_0: case SWL_T_Q4_1: case SWL_T_Q8_0: return 32;
+    case SWL_T_Q4_0: case SWL_T_Q4_1: case SWL_T_Q5_0: case SWL_T_Q5_1: case SWL_T_Q8_0: return 32;
+    case SWL_T_Q2_K: case SWL_T_Q3_K: case SWL_T_Q4_K: case SWL_T_Q5_K: case SWL_T_Q6_K: return 256;
     default: return 0;
     }
 }
@@ -30,7 +31,14 @@ int swl_type_block_bytes(int t) {
     case SWL_T_F16: case SWL_T_BF16: return 2;
     case SWL_T_Q4_0: return 18;
     case SWL_T_Q4_1: return 20;
+    case SWL_T_Q5_0: return 22;    // f16 d, qh[4] (the 5th bits), qs[16]
+    case SWL_T_Q5_1: return 24;    // f16 d, f16 m, qh[4], qs[16]
     case SWL_T_Q8_0: return 34;
+    case SWL_T_Q2_K: return 84;    // scales[16], qs[64], f16 d, f16 dmin
+    case SWL_T_Q3_K: return 110;   // hmask[32], qs[64], scales[12], f16 d
+    case SWL_T_Q4_K: return 144;   // f16 d, f16 dmin, scales[12], qs[128]
+    case SWL_T_Q5_K: return 176;   // f16 d, f16 dmin, scales[12], qh[32], qs[128]
+    case SWL_T_Q6_K: return 210;   // ql[128], qh[64], int8 scales[16], f16 d
     default: return 0;
     }
 }
@@ -54,6 +62,163 @@ static inline float h2f(uint16_t h) {
 }
 
 static inline float bf2f(uint16_t b) { uint32_t bits = (uint32_t)b << 16; float f; memcpy(&f, &bits, 4); return f; }
+
+// ---------------------------------------------------------------------------------------------------------
+// Q5_0/Q5_1 and the K-quants (ggml's layouts, kept as in the file). The kernels unpack a *unit* of a row at a time:
+// 256 elements, one super-block (K-quants) or 8 blocks (Q5_x; fewer in the last unit of a row), into int8 quants in
+// element order plus per-sub-block scales, so that one body per kernel serves every format of a class:
+//   A  unsigned q, 32-element sub-blocks, w = sc·q − mn        (Q5_0: mn = 16d; Q5_1: mn = −m; Q4_K, Q5_K)
+//   B  signed q, 16-element sub-blocks, w = sc·q, sc = d·isc    (Q6_K: q − 32; Q3_K)
+//   C  unsigned q, 16-element sub-blocks, w = sc·q − mn, sc = d·isc, mn = dmin·imn   (Q2_K)
+
+enum { KC_NONE = 0, KC_A = 1, KC_B = 2, KC_C = 3 };
+
+static inline int kclass(int t) {
+    switch (t) {
+    case SWL_T_Q5_0: case SWL_T_Q5_1: case SWL_T_Q4_K: case SWL_T_Q5_K: return KC_A;
+    case SWL_T_Q6_K: case SWL_T_Q3_K: return KC_B;
+    case SWL_T_Q2_K: return KC_C;
+    default: return KC_NONE;
+    }
+}
+
+typedef struct {
+    int8_t q[256] __attribute__((aligned(32)));
+    float sc[16] __attribute__((aligned(32)));
+    float mn[16] __attribute__((aligned(32)));
+    int16_t isc[16], imn[16];
+    float d, dmin;
+    int ne;   // elements in the unit (256 but for a row's last Q5_x unit)
+} kunit;
+
+/// Q4_K/Q5_K: the 8 6-bit scales and 8 6-bit mins packed in 12 bytes (ggml's get_scale_min_k4), as bytes sc[0..8)
+/// then mins [8..16).
+static inline void k4_scales(const uint8_t *s, uint8_t out[16]) {
+    uint32_t u[4];
+    memcpy(u, s, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    uint32_t ua = u[1] & 0x3f3f3f3f;
+    u[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    u[2] = ua;
+    u[0] &= 0x3f3f3f3f;
+    memcpy(out, u, 16);
+}
+
+/// Unit u of a row (nbq blocks of the format), every field filled (the reference unpacking).
+static void unpack_portable(int t, const uint8_t *row, int nbq, int u, kunit *U) {
+    memset(U->sc, 0, sizeof U->sc);
+    memset(U->mn, 0, sizeof U->mn);
+    U->ne = 256;
+    switch (t) {
+    case SWL_T_Q5_0: case SWL_T_Q5_1: {
+        int bb = t == SWL_T_Q5_0 ? 22 : 24, hb = t == SWL_T_Q5_0 ? 2 : 4;
+        int b0 = u * 8, nblk = nbq - b0 < 8 ? nbq - b0 : 8;
+        U->ne = 32 * nblk;
+        for (int i = 0; i < nblk; i++) {
+            const uint8_t *p = row + (size_t)(b0 + i) * bb, *qs = p + hb + 4;
+            uint32_t qh;
+            memcpy(&qh, p + hb, 4);
+            float d = h2f(ld16(p));
+            U->sc[i] = d;
+            U->mn[i] = t == SWL_T_Q5_0 ? 16.0f * d : -h2f(ld16(p + 2));
+            for (int j = 0; j < 16; j++) {
+                U->q[32 * i + j] = (int8_t)((qs[j] & 0xF) | ((qh >> j) & 1) << 4);
+                U->q[32 * i + j + 16] = (int8_t)((qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+            }
+        }
+        break;
+    }
+    case SWL_T_Q4_K: case SWL_T_Q5_K: {
+        int bb = t == SWL_T_Q4_K ? 144 : 176;
+        const uint8_t *p = row + (size_t)u * bb, *qh = p + 16, *qs = p + (t == SWL_T_Q4_K ? 16 : 48);
+        uint8_t s[16];
+        k4_scales(p + 4, s);
+        U->d = h2f(ld16(p));
+        U->dmin = h2f(ld16(p + 2));
+        for (int i = 0; i < 8; i++) { U->sc[i] = U->d * s[i]; U->mn[i] = U->dmin * s[8 + i]; U->isc[i] = s[i]; U->imn[i] = s[8 + i]; }
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++) {
+                int lo = qs[32 * c + l] & 0xF, hi = qs[32 * c + l] >> 4;
+                if (t == SWL_T_Q5_K) { lo |= ((qh[l] >> (2 * c)) & 1) << 4; hi |= ((qh[l] >> (2 * c + 1)) & 1) << 4; }
+                U->q[64 * c + l] = (int8_t)lo;
+                U->q[64 * c + 32 + l] = (int8_t)hi;
+            }
+        break;
+    }
+    case SWL_T_Q6_K: {
+        const uint8_t *p = row + (size_t)u * 210, *ql = p, *qh = p + 128;
+        const int8_t *s = (const int8_t *)(p + 192);
+        U->d = h2f(ld16(p + 208));
+        for (int i = 0; i < 16; i++) { U->isc[i] = s[i]; U->sc[i] = U->d * s[i]; }
+        for (int n = 0; n < 2; n++)
+            for (int l = 0; l < 32; l++) {
+                const uint8_t a = ql[64 * n + l], b = ql[64 * n + 32 + l], h = qh[32 * n + l];
+                U->q[128 * n + l] = (int8_t)(((a & 0xF) | ((h >> 0) & 3) << 4) - 32);
+                U->q[128 * n + 32 + l] = (int8_t)(((b & 0xF) | ((h >> 2) & 3) << 4) - 32);
+                U->q[128 * n + 64 + l] = (int8_t)(((a >> 4) | ((h >> 4) & 3) << 4) - 32);
+                U->q[128 * n + 96 + l] = (int8_t)(((b >> 4) | ((h >> 6) & 3) << 4) - 32);
+            }
+        break;
+    }
+    case SWL_T_Q3_K: {   // hmask[32], qs[64], scales[12] (6-bit, biased by 32), d
+        const uint8_t *p = row + (size_t)u * 110, *hm = p, *qs = p + 32;
+        uint32_t a[4];
+        memcpy(a, p + 96, 12);
+        uint32_t tmp = a[2];
+        a[2] = ((a[0] >> 4) & 0x0f0f0f0f) | (((tmp >> 4) & 0x03030303) << 4);
+        a[3] = ((a[1] >> 4) & 0x0f0f0f0f) | (((tmp >> 6) & 0x03030303) << 4);
+        a[0] = (a[0] & 0x0f0f0f0f) | (((tmp >> 0) & 0x03030303) << 4);
+        a[1] = (a[1] & 0x0f0f0f0f) | (((tmp >> 2) & 0x03030303) << 4);
+        const int8_t *s = (const int8_t *)a;
+        U->d = h2f(ld16(p + 108));
+        for (int i = 0; i < 16; i++) { U->isc[i] = (int16_t)(s[i] - 32); U->sc[i] = U->d * (float)(s[i] - 32); }
+        for (int n = 0; n < 2; n++)
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 32; l++)
+                    U->q[128 * n + 32 * j + l] =
+                        (int8_t)(((qs[32 * n + l] >> (2 * j)) & 3) - ((hm[l] >> (4 * n + j)) & 1 ? 0 : 4));
+        break;
+    }
+    case SWL_T_Q2_K: {   // scales[16] (4-bit scale | 4-bit min << 4), qs[64], d, dmin
+        const uint8_t *p = row + (size_t)u * 84, *qs = p + 16;
+        U->d = h2f(ld16(p + 80));
+        U->dmin = h2f(ld16(p + 82));
+        for (int i = 0; i < 16; i++) {
+            U->isc[i] = p[i] & 0xF; U->imn[i] = p[i] >> 4;
+            U->sc[i] = U->d * (float)(p[i] & 0xF); U->mn[i] = U->dmin * (float)(p[i] >> 4);
+        }
+        for (int n = 0; n < 2; n++)
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 32; l++) U->q[128 * n + 32 * j + l] = (int8_t)((qs[32 * n + l] >> (2 * j)) & 3);
+        break;
+    }
+    default: break;
+    }
+}
+
+/// One block of a new format to floats (ggml's arithmetic: Q5_0 (q − 16)·d, Q5_1 q·d + m, K-quants sc·q − mn).
+static void deq_new(int t, const uint8_t *p, float *o) {
+    if (t == SWL_T_Q5_0 || t == SWL_T_Q5_1) {
+        int hb = t == SWL_T_Q5_0 ? 2 : 4;
+        uint32_t qh;
+        memcpy(&qh, p + hb, 4);
+        const uint8_t *qs = p + hb + 4;
+        float d = h2f(ld16(p)), m = t == SWL_T_Q5_1 ? h2f(ld16(p + 2)) : 0;
+        for (int j = 0; j < 16; j++) {
+            int x0 = (qs[j] & 0xF) | ((qh >> j) & 1) << 4, x1 = (qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4;
+            if (t == SWL_T_Q5_0) { o[j] = (float)(x0 - 16) * d; o[j + 16] = (float)(x1 - 16) * d; }
+            else { o[j] = (float)x0 * d + m; o[j + 16] = (float)x1 * d + m; }
+        }
+        return;
+    }
+    kunit U;
+    unpack_portable(t, p, 1, 0, &U);
+    int sh = kclass(t) == KC_A ? 5 : 4;
+    if (kclass(t) == KC_B)
+        for (int e = 0; e < 256; e++) o[e] = U.sc[e >> sh] * (float)U.q[e];
+    else
+        for (int e = 0; e < 256; e++) o[e] = U.sc[e >> sh] * (float)U.q[e] - U.mn[e >> sh];
+}
 
 /// Where block b of a row keeps its scale d, its minimum m (Q4_1) and its quants. In the file layout a block is
 /// contiguous; in the R8 layout (SWL_LAYOUT_R8) each run of 8 blocks stores its 8 scales, then its 8 minimums
@@ -106,7 +271,7 @@ static inline void deq_parts(int t, blkref k, float *o) {
         }
         break;
     }
-    default: break;
+    default: deq_new(t & 0xFF, k.d, o); break;
     }
 }
 
@@ -288,7 +453,7 @@ static void gemv_portable(const job_t *j, int r0, int R, int n0, int n1) {
     int K = W->cols, nb = K / be;
     for (int n = n0; n < n1; n++) {
         const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
-        float acc[4] = {0, 0, 0, 0}, w[32];
+        float acc[4] = {0, 0, 0, 0}, w[256];
         for (int b = 0; b < nb; b++) {
             blkref k = (W->type & SWL_LAYOUT_R8) ? blk_at(W->type, row, nb, b)
                                                  : (blkref){row + (size_t)b * bb, row + (size_t)b * bb + 2,
@@ -334,6 +499,40 @@ static void int8_portable(const job_t *j, int r0, int R, int n0, int n1) {
             }
             store(j, r0 + r, n, acc);
         }
+    }
+}
+
+// Portable int8 for the new formats: the vector path's arithmetic (integer sub-block dots, float scales).
+static void int8_k_portable(const job_t *j, int r0, int R, int n0, int n1) {
+    const swl_matrix *W = j->W;
+    const act_t *a = j->act;
+    const int t = W->type, cls = kclass(t), nbq = W->cols / swl_type_block_elems(t), nu = (a->nb + 7) / 8;
+    kunit U;
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+        float acc[4] = {0, 0, 0, 0};
+        for (int u = 0; u < nu; u++) {
+            unpack_portable(t, row, nbq, u, &U);
+            for (int r = 0; r < R; r++) {
+                const int8_t *xq = a->xq + (size_t)(r0 + r) * a->K + 256 * u;
+                const float *xd = a->xd + (size_t)(r0 + r) * a->nb + 8 * u, *xs = a->xsum + (size_t)(r0 + r) * a->nb + 8 * u;
+                for (int b = 0; b < U.ne / 32; b++) {
+                    const int8_t *q = U.q + 32 * b, *x = xq + 32 * b;
+                    if (cls == KC_A) {
+                        int dot = 0;
+                        for (int e = 0; e < 32; e++) dot += q[e] * x[e];
+                        acc[r] += U.sc[b] * xd[b] * (float)dot - U.mn[b] * xs[b];
+                    } else {
+                        int d0 = 0, d1 = 0, s0 = 0, s1 = 0;
+                        for (int e = 0; e < 16; e++) { d0 += q[e] * x[e]; d1 += q[e + 16] * x[e + 16]; s0 += x[e]; s1 += x[e + 16]; }
+                        int dot = U.isc[2 * b] * d0 + U.isc[2 * b + 1] * d1;
+                        acc[r] += U.d * xd[b] * (float)dot;
+                        if (cls == KC_C) acc[r] -= U.dmin * xd[b] * (float)(U.imn[2 * b] * s0 + U.imn[2 * b + 1] * s1);
+                    }
+                }
+            }
+        }
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, acc[r]);
     }
 }
 
@@ -583,6 +782,335 @@ AVX2 void int8_body(const job_t *j, int r0, const int R, int n0, int n1, const i
 ROWS_DISPATCH(int8_q4_0_avx2, INT8_Q4_0, 0)
 ROWS_DISPATCH(int8_q4_1_avx2, INT8_Q4_1, 0)
 ROWS_DISPATCH(int8_q8_0_avx2, INT8_Q8_0, 0)
+
+// ---- New formats on AVX2: vector unpacking of the common formats (Q5_x, Q4_K, Q5_K, Q6_K; Q2_K/Q3_K unpack in C),
+// then one GEMV and one int8 body per class.
+
+// 32 bits to 32 bytes, byte i 0xFF where bit i is set (as ggml's bytes_from_bits_32).
+AVX2 __m256i bits_to_bytes(uint32_t x) {
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+    b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
+}
+
+/// Q4_K/Q5_K super-block at p: U->sc = d·scale, U->mn = dmin·min, U->ne. k4_scales in registers (a store then a
+/// wider load would defeat store forwarding).
+AVX2 void unpack_scales_k4(const uint8_t *p, kunit *U) {
+    uint32_t k[3];
+    memcpy(k, p + 4, 12);
+    uint32_t k3 = ((k[2] >> 4) & 0x0f0f0f0f) | (((k[1] >> 6) & 0x03030303) << 4), k2 = k[1] & 0x3f3f3f3f;
+    uint32_t k1 = (k[2] & 0x0f0f0f0f) | (((k[0] >> 6) & 0x03030303) << 4), k0 = k[0] & 0x3f3f3f3f;
+    __m128i sm = _mm_set_epi32((int)k3, (int)k2, (int)k1, (int)k0);
+    __m256 d = _mm256_set1_ps(f16s(p)), dm = _mm256_set1_ps(f16s(p + 2));
+    _mm256_store_ps(U->sc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm))));
+    _mm256_store_ps(U->mn, _mm256_mul_ps(dm, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)))));
+    U->ne = 256;
+}
+
+AVX2 void unpack_avx2(const int t, const uint8_t *row, int nbq, int u, kunit *U) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    if (t == SWL_T_Q5_0 || t == SWL_T_Q5_1) {
+        const int bb = t == SWL_T_Q5_0 ? 22 : 24, hb = t == SWL_T_Q5_0 ? 2 : 4;
+        int b0 = u * 8, nblk = nbq - b0 < 8 ? nbq - b0 : 8;
+        U->ne = 32 * nblk;
+        uint16_t dh[8] = {0}, mh[8] = {0};
+        for (int i = 0; i < nblk; i++) {
+            const uint8_t *p = row + (size_t)(b0 + i) * bb;
+            uint32_t qh;
+            memcpy(&qh, p + hb, 4);
+            __m128i raw = _mm_loadu_si128((const __m128i *)(p + hb + 4));
+            __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
+            q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
+            _mm256_store_si256((__m256i *)(U->q + 32 * i), q);
+            dh[i] = ld16(p);
+            if (t == SWL_T_Q5_1) mh[i] = ld16(p + 2);
+        }
+        // the 8 scales as one vector built in registers (scalar stores then a vector load would stall forwarding)
+        __m256 d = _mm256_cvtph_ps(_mm_setr_epi16((short)dh[0], (short)dh[1], (short)dh[2], (short)dh[3], (short)dh[4],
+                                                  (short)dh[5], (short)dh[6], (short)dh[7]));
+        __m256 mv = t == SWL_T_Q5_0 ? _mm256_mul_ps(d, _mm256_set1_ps(16.0f))
+                                    : _mm256_sub_ps(_mm256_setzero_ps(),
+                                                    _mm256_cvtph_ps(_mm_setr_epi16((short)mh[0], (short)mh[1], (short)mh[2], (short)mh[3],
+                                                                                   (short)mh[4], (short)mh[5], (short)mh[6], (short)mh[7])));
+        _mm256_store_ps(U->sc, d);
+        _mm256_store_ps(U->mn, mv);
+        return;
+    }
+    if (t == SWL_T_Q4_K || t == SWL_T_Q5_K) {
+        const uint8_t *p = row + (size_t)u * (t == SWL_T_Q4_K ? 144 : 176), *qs = p + (t == SWL_T_Q4_K ? 16 : 48);
+        unpack_scales_k4(p, U);
+        __m256i qh = t == SWL_T_Q5_K ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
+        const __m256i one = _mm256_set1_epi8(1);
+        for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            if (t == SWL_T_Q5_K) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4));
+                qh = _mm256_srli_epi16(qh, 2);
+            }
+            _mm256_store_si256((__m256i *)(U->q + 64 * c), lo);
+            _mm256_store_si256((__m256i *)(U->q + 64 * c + 32), hi);
+        }
+        return;
+    }
+    if (t == SWL_T_Q6_K) {
+        const uint8_t *p = row + (size_t)u * 210, *ql = p, *qhp = p + 128;
+        float df = f16s(p + 208);
+        U->d = df;
+        U->ne = 256;
+        __m128i s8 = _mm_loadu_si128((const __m128i *)(p + 192));
+        __m256i s16 = _mm256_cvtepi8_epi16(s8);
+        _mm256_storeu_si256((__m256i *)U->isc, s16);
+        __m256 d = _mm256_set1_ps(df);
+        _mm256_store_ps(U->sc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s8))));
+        _mm256_store_ps(U->sc + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8)))));
+        const __m256i m3 = _mm256_set1_epi8(3), b32 = _mm256_set1_epi8(32);
+        for (int n = 0; n < 2; n++) {
+            __m256i h = _mm256_loadu_si256((const __m256i *)(qhp + 32 * n));
+            __m256i a = _mm256_loadu_si256((const __m256i *)(ql + 64 * n)), b = _mm256_loadu_si256((const __m256i *)(ql + 64 * n + 32));
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(b, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+            _mm256_store_si256((__m256i *)(U->q + 128 * n), _mm256_sub_epi8(q0, b32));
+            _mm256_store_si256((__m256i *)(U->q + 128 * n + 32), _mm256_sub_epi8(q1, b32));
+            _mm256_store_si256((__m256i *)(U->q + 128 * n + 64), _mm256_sub_epi8(q2, b32));
+            _mm256_store_si256((__m256i *)(U->q + 128 * n + 96), _mm256_sub_epi8(q3, b32));
+        }
+        return;
+    }
+    if (t == SWL_T_Q2_K || t == SWL_T_Q3_K) {
+        // scales in C (scalar stores, scalar reloads); the quants vectorised (byte stores then vector loads stall)
+        const uint8_t *p = row + (size_t)u * (t == SWL_T_Q2_K ? 84 : 110), *qs = p + (t == SWL_T_Q2_K ? 16 : 32);
+        if (t == SWL_T_Q2_K) {
+            U->d = f16s(p + 80);
+            U->dmin = f16s(p + 82);
+            for (int i = 0; i < 16; i++) {
+                U->isc[i] = p[i] & 0xF; U->imn[i] = p[i] >> 4;
+                U->sc[i] = U->d * (float)(p[i] & 0xF); U->mn[i] = U->dmin * (float)(p[i] >> 4);
+            }
+        } else {
+            uint32_t a[4];
+            memcpy(a, p + 96, 12);
+            uint32_t tmp = a[2];
+            a[2] = ((a[0] >> 4) & 0x0f0f0f0f) | (((tmp >> 4) & 0x03030303) << 4);
+            a[3] = ((a[1] >> 4) & 0x0f0f0f0f) | (((tmp >> 6) & 0x03030303) << 4);
+            a[0] = (a[0] & 0x0f0f0f0f) | (((tmp >> 0) & 0x03030303) << 4);
+            a[1] = (a[1] & 0x0f0f0f0f) | (((tmp >> 2) & 0x03030303) << 4);
+            U->d = f16s(p + 108);
+            for (int i = 0; i < 16; i++) {
+                int sv = (int)((a[i >> 2] >> (8 * (i & 3))) & 0xFF) - 32;
+                U->isc[i] = (int16_t)sv; U->sc[i] = U->d * (float)sv;
+            }
+        }
+        U->ne = 256;
+        const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+        const __m256i hm = t == SWL_T_Q3_K ? _mm256_loadu_si256((const __m256i *)p) : _mm256_setzero_si256();
+        for (int n = 0; n < 2; n++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * n));
+            for (int jj = 0; jj < 4; jj++) {
+                __m256i q = _mm256_and_si256(_mm256_srli_epi16(v, 2 * jj), m3);
+                if (t == SWL_T_Q3_K) {   // − 4 where the high bit (4n + jj) is clear
+                    __m256i bit = _mm256_set1_epi8((char)(1 << (4 * n + jj)));
+                    __m256i clear = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), _mm256_setzero_si256());
+                    q = _mm256_sub_epi8(q, _mm256_and_si256(clear, four));
+                }
+                _mm256_store_si256((__m256i *)(U->q + 128 * n + 32 * jj), q);
+            }
+        }
+        return;
+    }
+    unpack_portable(t, row, nbq, u, U);
+}
+
+AVX2 __m256 ld8_i8(const int8_t *q) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q))); }
+
+// Exact GEMV: Σ w·x = Σ_sub sc·Σ q·x − Σ_sub mn·Σx; class A takes Σx per 32-block from the precomputed sums (one
+// 8-wide FMA a unit), class C folds its per-16 minimums into an FMA over x.
+AVX2 void gemv_k_body(const job_t *j, int r0, const int R, int n0, int n1, const int t) {
+    const swl_matrix *W = j->W;
+    const int cls = kclass(t), nb32 = W->cols / 32, nu = (nb32 + 7) / 8, nbq = W->cols / swl_type_block_elems(t);
+    const float *xr[4], *xs[4];
+    for (int r = 0; r < R; r++) {
+        xr[r] = j->X + (size_t)(r0 + r) * j->ldx;
+        xs[r] = cls == KC_A ? j->act->xsum + (size_t)(r0 + r) * nb32 : NULL;
+    }
+    kunit U;
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+        __m256 acc[4], acc2[4], off[4];
+        float tail[4] = {0, 0, 0, 0};
+        for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); acc2[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
+        for (int u = 0; u < nu; u++) {
+            if (t == SWL_T_Q4_K) {
+                // nibbles converted straight from the row (as the legacy Q4 GEMV): each 8-byte load gives 8 weights
+                // of sub-block 2c (low nibbles) and 8 of 2c + 1 (high nibbles); 25 vs 18 GFLOP/s a core at M = 1.
+                // (Q5_K, with its 5th bits from qh, is quicker through the unpacked int8 quants.)
+                unpack_scales_k4(row + (size_t)u * (t == SWL_T_Q4_K ? 144 : 176), &U);
+                const uint8_t *qs = row + (size_t)u * (t == SWL_T_Q4_K ? 144 : 176) + (t == SWL_T_Q4_K ? 16 : 48);
+                const uint8_t *qh = row + (size_t)u * 176 + 16;
+                const __m256i m4 = _mm256_set1_epi32(0xF), b16 = _mm256_set1_epi32(0x10);
+                for (int c = 0; c < 4; c++) {
+                    __m256 s0[4], s1[4];
+                    for (int h = 0; h < 4; h++) {
+                        __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 32 * c + 8 * h)));
+                        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_srli_epi32(v, 4);
+                        if (t == SWL_T_Q5_K) {
+                            __m256i hv = _mm256_srli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + 8 * h))), 2 * c);
+                            lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi32(hv, 4), b16));
+                            hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi32(hv, 3), b16));
+                        }
+                        __m256 wl = _mm256_cvtepi32_ps(lo), wh = _mm256_cvtepi32_ps(hi);
+                        for (int r = 0; r < R; r++) {
+                            const float *x = xr[r] + 256 * u + 64 * c + 8 * h;
+                            if (h == 0) { s0[r] = _mm256_mul_ps(wl, _mm256_loadu_ps(x)); s1[r] = _mm256_mul_ps(wh, _mm256_loadu_ps(x + 32)); }
+                            else { s0[r] = _mm256_fmadd_ps(wl, _mm256_loadu_ps(x), s0[r]); s1[r] = _mm256_fmadd_ps(wh, _mm256_loadu_ps(x + 32), s1[r]); }
+                        }
+                    }
+                    __m256 d0 = _mm256_broadcast_ss(U.sc + 2 * c), d1 = _mm256_broadcast_ss(U.sc + 2 * c + 1);
+                    for (int r = 0; r < R; r++) acc[r] = _mm256_fmadd_ps(s1[r], d1, _mm256_fmadd_ps(s0[r], d0, acc[r]));
+                }
+                __m256 mv = _mm256_load_ps(U.mn);
+                for (int r = 0; r < R; r++) off[r] = _mm256_fnmadd_ps(mv, _mm256_loadu_ps(xs[r] + 8 * u), off[r]);
+                continue;
+            }
+            unpack_avx2(t, row, nbq, u, &U);
+            if (cls == KC_A) {
+                const int ns = U.ne / 32;
+                for (int i = 0; i < ns; i++) {
+                    const int8_t *q = U.q + 32 * i;
+                    __m256 w0 = ld8_i8(q), w1 = ld8_i8(q + 8), w2 = ld8_i8(q + 16), w3 = ld8_i8(q + 24);
+                    __m256 d = _mm256_broadcast_ss(U.sc + i);
+                    for (int r = 0; r < R; r++) {
+                        const float *x = xr[r] + 256 * u + 32 * i;
+                        __m256 s = _mm256_mul_ps(w0, _mm256_loadu_ps(x));
+                        s = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + 8), s);
+                        s = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x + 16), s);
+                        s = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x + 24), s);
+                        acc[r] = _mm256_fmadd_ps(s, d, acc[r]);
+                    }
+                }
+                if (ns == 8) {
+                    __m256 mv = _mm256_load_ps(U.mn);
+                    for (int r = 0; r < R; r++) off[r] = _mm256_fnmadd_ps(mv, _mm256_loadu_ps(xs[r] + 8 * u), off[r]);
+                } else
+                    for (int i = 0; i < ns; i++)
+                        for (int r = 0; r < R; r++) tail[r] -= U.mn[i] * xs[r][8 * u + i];
+            } else {
+                for (int i = 0; i < 16; i++) {
+                    const int8_t *q = U.q + 16 * i;
+                    __m256 w0 = ld8_i8(q), w1 = ld8_i8(q + 8);
+                    __m256 d = _mm256_broadcast_ss(U.sc + i);
+                    __m256 mv = cls == KC_C ? _mm256_broadcast_ss(U.mn + i) : d;
+                    for (int r = 0; r < R; r++) {
+                        const float *x = xr[r] + 256 * u + 16 * i;
+                        __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
+                        __m256 s = _mm256_fmadd_ps(w1, x1, _mm256_mul_ps(w0, x0));
+                        // two accumulator chains: one FMA a 16-block would be latency-bound at one row
+                        if (i & 1) acc2[r] = _mm256_fmadd_ps(s, d, acc2[r]);
+                        else acc[r] = _mm256_fmadd_ps(s, d, acc[r]);
+                        if (cls == KC_C) off[r] = _mm256_fnmadd_ps(mv, _mm256_add_ps(x0, x1), off[r]);
+                    }
+                }
+            }
+        }
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(_mm256_add_ps(acc[r], acc2[r])) + hsum8(off[r]) + tail[r]);
+    }
+}
+
+// int8: class A as the legacy formats (u8 × s8 per 32-block, scales sc·xd, offsets mn·xsum); classes B and C
+// weight the two 16-halves of a 32-block by their integer scales inside the integer dot (madd with the scale pair).
+AVX2 void int8_k_body(const job_t *j, int r0, const int R, int n0, int n1, const int t) {
+    const swl_matrix *W = j->W;
+    const act_t *a = j->act;
+    const int cls = kclass(t), nb = a->nb, nu = (nb + 7) / 8, nbq = W->cols / swl_type_block_elems(t);
+    const int8_t *xq[4];
+    const float *xd[4], *xs[4];
+    for (int r = 0; r < R; r++) {
+        xq[r] = a->xq + (size_t)(r0 + r) * a->K;
+        xd[r] = a->xd + (size_t)(r0 + r) * nb;
+        xs[r] = a->xsum + (size_t)(r0 + r) * nb;
+    }
+    float pr[4][8] __attribute__((aligned(32))), pm[4][8] __attribute__((aligned(32)));
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    kunit U;
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+        __m256 acc[4], acc2[4], off[4];   // one row: acc2 (class A) or off (class B) is a second accumulator chain
+        float tail[4] = {0, 0, 0, 0};
+        for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); acc2[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
+        for (int u = 0; u < nu; u++) {
+            unpack_avx2(t, row, nbq, u, &U);
+            if (cls == KC_A) {
+                const int ns = U.ne / 32;
+                if (ns == 8) {
+                    __m256 sv = _mm256_load_ps(U.sc), mv = _mm256_load_ps(U.mn);
+                    for (int r = 0; r < R; r++) {
+                        _mm256_store_ps(pr[r], _mm256_mul_ps(sv, _mm256_loadu_ps(xd[r] + 8 * u)));
+                        off[r] = _mm256_fnmadd_ps(mv, _mm256_loadu_ps(xs[r] + 8 * u), off[r]);
+                    }
+                } else
+                    for (int i = 0; i < ns; i++)
+                        for (int r = 0; r < R; r++) {
+                            pr[r][i] = U.sc[i] * xd[r][8 * u + i];
+                            tail[r] -= U.mn[i] * xs[r][8 * u + i];
+                        }
+                for (int i = 0; i < ns; i++) {
+                    __m256i wq = _mm256_load_si256((const __m256i *)(U.q + 32 * i));
+                    for (int r = 0; r < R; r++) {
+                        __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + 256 * u + 32 * i));
+                        if (R == 1 && (i & 1)) acc2[r] = _mm256_fmadd_ps(dot_u8s8(wq, x), _mm256_broadcast_ss(pr[r] + i), acc2[r]);
+                        else acc[r] = _mm256_fmadd_ps(dot_u8s8(wq, x), _mm256_broadcast_ss(pr[r] + i), acc[r]);
+                    }
+                }
+            } else {
+                __m256 dv = _mm256_set1_ps(U.d), dmv = _mm256_set1_ps(U.dmin);
+                for (int r = 0; r < R; r++) {
+                    __m256 xdv = _mm256_loadu_ps(xd[r] + 8 * u);
+                    _mm256_store_ps(pr[r], _mm256_mul_ps(dv, xdv));
+                    if (cls == KC_C) _mm256_store_ps(pm[r], _mm256_mul_ps(dmv, xdv));
+                }
+                for (int k = 0; k < 8; k++) {
+                    __m256i w = _mm256_load_si256((const __m256i *)(U.q + 32 * k));
+                    __m256i sp = _mm256_set_m128i(_mm_set1_epi16(U.isc[2 * k + 1]), _mm_set1_epi16(U.isc[2 * k]));
+                    if (cls == KC_B) {
+                        __m256i aw = _mm256_sign_epi8(w, w);
+                        for (int r = 0; r < R; r++) {
+                            __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + 256 * u + 32 * k));
+                            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), sp);
+                            if (R == 1 && (k & 1)) off[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(pr[r] + k), off[r]);
+                            else acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(pr[r] + k), acc[r]);
+                        }
+                    } else {
+                        __m256i mp = _mm256_set_m128i(_mm_set1_epi16(U.imn[2 * k + 1]), _mm_set1_epi16(U.imn[2 * k]));
+                        for (int r = 0; r < R; r++) {
+                            __m256i x = _mm256_loadu_si256((const __m256i *)(xq[r] + 256 * u + 32 * k));
+                            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), sp);
+                            __m256i m = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, x), mp);
+                            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(pr[r] + k), acc[r]);
+                            off[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_broadcast_ss(pm[r] + k), off[r]);
+                        }
+                    }
+                }
+            }
+        }
+        for (int r = 0; r < R; r++) store(j, r0 + r, n, hsum8(_mm256_add_ps(acc[r], acc2[r])) + hsum8(off[r]) + tail[r]);
+    }
+}
+#define KQ_KERNELS(NAME, T)                                                                                   \
+    ROWS_DISPATCH(gemv_##NAME##_avx2, KQ_GEMV, T)                                                             \
+    ROWS_DISPATCH(int8_##NAME##_avx2, KQ_INT8, T)
+#define KQ_GEMV(j, r0, R, n0, n1, T) gemv_k_body(j, r0, R, n0, n1, T)
+#define KQ_INT8(j, r0, R, n0, n1, T) int8_k_body(j, r0, R, n0, n1, T)
+KQ_KERNELS(q5_0, SWL_T_Q5_0)
+KQ_KERNELS(q5_1, SWL_T_Q5_1)
+KQ_KERNELS(q2_k, SWL_T_Q2_K)
+KQ_KERNELS(q3_k, SWL_T_Q3_K)
+KQ_KERNELS(q4_k, SWL_T_Q4_K)
+KQ_KERNELS(q5_k, SWL_T_Q5_K)
+KQ_KERNELS(q6_k, SWL_T_Q6_K)
 #endif
 
 typedef void (*kernel_fn)(const job_t *, int r0, int R, int n0, int n1);
@@ -596,6 +1124,13 @@ static kernel_fn gemv_kernel(int type, int isa) {
         case SWL_T_F32: return gemv_f32_avx2;
         case SWL_T_F16: return gemv_f16_avx2;
         case SWL_T_BF16: return gemv_bf16_avx2;
+        case SWL_T_Q5_0: return gemv_q5_0_avx2;
+        case SWL_T_Q5_1: return gemv_q5_1_avx2;
+        case SWL_T_Q2_K: return gemv_q2_k_avx2;
+        case SWL_T_Q3_K: return gemv_q3_k_avx2;
+        case SWL_T_Q4_K: return gemv_q4_k_avx2;
+        case SWL_T_Q5_K: return gemv_q5_k_avx2;
+        case SWL_T_Q6_K: return gemv_q6_k_avx2;
         }
 #endif
     (void)type; (void)isa;
@@ -604,6 +1139,20 @@ static kernel_fn gemv_kernel(int type, int isa) {
 
 static kernel_fn int8_kernel(int type, int isa) {
     int base = type & 0xFF;
+    if (kclass(type) != KC_NONE) {
+#ifdef SWL_X86
+        if (isa >= SWL_ISA_AVX2) switch (type) {
+            case SWL_T_Q5_0: return int8_q5_0_avx2;
+            case SWL_T_Q5_1: return int8_q5_1_avx2;
+            case SWL_T_Q2_K: return int8_q2_k_avx2;
+            case SWL_T_Q3_K: return int8_q3_k_avx2;
+            case SWL_T_Q4_K: return int8_q4_k_avx2;
+            case SWL_T_Q5_K: return int8_q5_k_avx2;
+            case SWL_T_Q6_K: return int8_q6_k_avx2;
+            }
+#endif
+        return int8_k_portable;
+    }
     if (base != SWL_T_Q4_0 && base != SWL_T_Q4_1 && base != SWL_T_Q8_0) return NULL;
 #ifdef SWL_X86
     if (isa >= SWL_ISA_AVX2) switch (type) {
@@ -617,7 +1166,8 @@ static kernel_fn int8_kernel(int type, int isa) {
 
 /// Does the exact GEMV need Σx per block (Q4 formats on the vector path)?
 static int gemv_needs_sums(int type, int isa) {
-    return isa >= SWL_ISA_AVX2 && (type == (SWL_T_Q4_0 | SWL_LAYOUT_R8) || type == (SWL_T_Q4_1 | SWL_LAYOUT_R8));
+    return isa >= SWL_ISA_AVX2 && (type == (SWL_T_Q4_0 | SWL_LAYOUT_R8) || type == (SWL_T_Q4_1 | SWL_LAYOUT_R8) ||
+                                   kclass(type) == KC_A);
 }
 
 // ---------------------------------------------------------------------------------------------------------

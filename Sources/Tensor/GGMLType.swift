@@ -7,14 +7,23 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case f16 = 1
     case q4_0 = 2
     case q4_1 = 3
+    case q5_0 = 6
+    case q5_1 = 7
     case q8_0 = 8
+    case q2_K = 10
+    case q3_K = 11
+    case q4_K = 12
+    case q5_K = 13
+    case q6_K = 14
     case bf16 = 30
 
-    /// Elements per block: 1 for f32/f16/bf16, 32 for the quantized formats (the geometry lives in CQuant.h).
+    /// Elements per block: 1 for f32/f16/bf16, 32 for q4_x/q5_x/q8_0, 256 for the K-quants (the geometry lives in
+    /// CQuant.h).
     public var blockSize: Int { Int(swl_type_block_elems(Int32(rawValue))) }
 
     /// Bytes per block: f32 4, f16 2, bf16 2, q4_0 18 (f16 scale + 16 nibble bytes),
-    /// q4_1 20 (f16 scale, f16 min + 16 nibble bytes), q8_0 34 (f16 scale + 32 int8).
+    /// q4_1 20 (f16 scale, f16 min + 16 nibble bytes), q5_0 22, q5_1 24, q8_0 34 (f16 scale + 32 int8);
+    /// per 256-element super-block q2_K 84, q3_K 110, q4_K 144, q5_K 176, q6_K 210.
     public var bytesPerBlock: Int { Int(swl_type_block_bytes(Int32(rawValue))) }
 
     /// Bytes of one row of `elements` values (a whole number of blocks).
@@ -52,6 +61,6 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         return raw < names.count ? names[Int(raw)] : "unknown"
     }
 
-    /// "F32, F16, BF16, Q8_0, Q4_0, Q4_1" — for error messages.
-    public static let supportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_1"
+    /// "F32, F16, BF16, Q8_0, Q4_0, Q4_1, ..." — for error messages.
+    public static let supportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K"
 }

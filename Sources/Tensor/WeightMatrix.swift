@@ -2,7 +2,7 @@ import CKernels
 
 /// Numerics of the projections: `exact` keeps fp32 activations (weights unpacked to fp32 in registers or in a
 /// cached panel); `fast` quantizes activations to int8 per 32-block and uses integer dot products where the weight
-/// format has them (Q8_0, Q4_0, Q4_1) and that is quicker for the batch shape.
+/// format has them (every quantized format: Q8_0, Q4_x, Q5_x, the K-quants) and that is quicker for the batch shape.
 public enum Precision: String, Sendable, CaseIterable, Codable {
     case exact, fast
     var c: Int32 { self == .exact ? Int32(SWL_PREC_EXACT) : Int32(SWL_PREC_FAST) }
@@ -40,7 +40,7 @@ public final class WeightStorage: @unchecked Sendable {
 /// A weight matrix [rows = out features, cols = in features] in its file encoding: rows of `rowBytes` bytes,
 /// each a run of blocks. No fp32 copy of a quantized matrix exists; the kernels unpack blocks as they stream.
 /// Q4_0/Q4_1/Q8_0 rows are held in the kernels' R8 order (the same blocks, each run of 8 with its scales together,
-/// see CQuant.h): `WeightMatrix.repack` puts file rows in that order.
+/// see CQuant.h): `WeightMatrix.repack` puts file rows in that order. Q5_x and the K-quants keep the file layout.
 public struct WeightMatrix: @unchecked Sendable {
     public let format: GGMLType
     public let rows: Int

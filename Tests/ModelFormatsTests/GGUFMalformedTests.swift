@@ -203,9 +203,9 @@ import Testing
     @Test func unknownTensorType() throws {
         let dir = try TempDir()
         var w = Self.smallValid()
-        w.addTensor("blk.0.x", dims: [256], type: 12, data: [UInt8](repeating: 0, count: 144))
-        let path = try dir.write("q4k.gguf", w.bytes())
-        expectFault(path: path, ["tensor blk.0.x has unsupported type 12 (Q4_K)", "supported: F32, F16, BF16"]) {
+        w.addTensor("blk.0.x", dims: [256], type: 15, data: [UInt8](repeating: 0, count: 292))
+        let path = try dir.write("q8k.gguf", w.bytes())
+        expectFault(path: path, ["tensor blk.0.x has unsupported type 15 (Q8_K)", "supported: F32, F16, BF16"]) {
             () throws(ModelFileError) in _ = try GGUFFile(path: path)
         }
         var v = Self.smallValid()
@@ -380,8 +380,10 @@ import Testing
     }
 
     @Test func ggmlTypeSizes() {
-        #expect(GGMLType.allCases.map(\.blockSize) == [1, 1, 32, 32, 32, 1])
-        #expect(GGMLType.allCases.map(\.bytesPerBlock) == [4, 2, 18, 20, 34, 2])
+        #expect(GGMLType.allCases.map(\.blockSize) == [1, 1, 32, 32, 32, 32, 32, 256, 256, 256, 256, 256, 1])
+        #expect(GGMLType.allCases.map(\.bytesPerBlock) == [4, 2, 18, 20, 22, 24, 34, 84, 110, 144, 176, 210, 2])
+        #expect(GGMLType.q4_K.byteCount(elements: 512) == 288)
+        #expect(GGMLType.q6_K.byteCount(elements: 255) == nil)
         #expect(GGMLType.q4_1.byteCount(elements: 64) == 40)
         #expect(GGMLType.q4_1.byteCount(elements: 63) == nil)
         #expect(GGMLType.name(ofRawType: 14) == "Q6_K")

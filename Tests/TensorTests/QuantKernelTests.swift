@@ -13,7 +13,23 @@ struct QuantKernelTests {
         mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
     }
 
-    static let formats: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
+    static let formats: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1,
+                                      .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+
+    /// The f16 fields of a block (byte offset, whether it is a signed offset rather than a positive scale) and the
+    /// magnitude of its scales; every other byte of these formats may be anything.
+    static func halfFields(_ t: GGMLType) -> (fields: [(Int, Bool)], scale: Float) {
+        switch t {
+        case .q5_0: return ([(0, false)], 0.05)
+        case .q5_1: return ([(0, false), (2, true)], 0.05)
+        case .q2_K: return ([(80, false), (82, false)], 0.01)
+        case .q3_K: return ([(108, false)], 0.003)
+        case .q4_K: return ([(0, false), (2, false)], 0.003)
+        case .q5_K: return ([(0, false), (2, false)], 0.002)
+        case .q6_K: return ([(208, false)], 0.002)
+        default: return ([], 0)
+        }
+    }
 
     /// Random but valid bytes of a [rows, cols] matrix: small f16 scales, random quants; floats in [-1, 1].
     static func randomMatrix(_ t: GGMLType, rows: Int, cols: Int, seed: UInt64) -> WeightMatrix {
@@ -28,6 +44,14 @@ struct QuantKernelTests {
             case .q8_0: bytes += f16(0.002 + abs(r.float()) * 0.01); for _ in 0..<32 { bytes.append(r.byte()) }
             case .q4_0: bytes += f16(0.01 + abs(r.float()) * 0.1); for _ in 0..<16 { bytes.append(r.byte()) }
             case .q4_1: bytes += f16(0.01 + abs(r.float()) * 0.1) + f16(r.float()); for _ in 0..<16 { bytes.append(r.byte()) }
+            case .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
+                var block = (0..<t.bytesPerBlock).map { _ in r.byte() }
+                let (fields, scale) = Self.halfFields(t)
+                for (offset, signed) in fields {
+                    let h = f16(signed ? r.float() * 0.5 : scale * (0.2 + abs(r.float())))
+                    block[offset] = h[0]; block[offset + 1] = h[1]
+                }
+                bytes += block
             }
         }
         return bytes.withUnsafeBytes { WeightMatrix(format: t, rows: rows, cols: cols, copying: $0.baseAddress!) }
@@ -56,11 +80,12 @@ struct QuantKernelTests {
         try BLAS.load()
         let saved = KernelISA.current
         defer { KernelISA.current = saved }
-        // K not a multiple of 256 (and for float formats not of 32); 37 output features: uneven splits over the cores.
-        let ks = t.blockSize == 1 ? [72, 200] : [96, 544]
+        // K not a multiple of 256 (and for float formats not of 32; K-quants: 1 and 3 super-blocks); 37 and 13
+        // output features: uneven splits over the cores. M crosses the GEMV (32) and int8 (64) thresholds.
+        let ks = t.blockSize == 1 ? [72, 200] : t.blockSize == 32 ? [96, 544] : [256, 768]
         for k in ks {
-            let w = Self.randomMatrix(t, rows: 37, cols: k, seed: UInt64(k) &* 31 &+ UInt64(t.rawValue))
-            for m in [1, 3, 17, 64] {
+            let w = Self.randomMatrix(t, rows: k == 768 ? 13 : 37, cols: k, seed: UInt64(k) &* 31 &+ UInt64(t.rawValue))
+            for m in [1, 3, 17, 33, 64] {
                 var rng = RNG(s: UInt64(m * 1000 + k))
                 let x = (0..<(m * k)).map { _ in rng.float() }
                 let ref = Self.reference(w, x, rows: m)
@@ -73,7 +98,7 @@ struct QuantKernelTests {
                             w.linear(x, rows: m, into: &y, accumulate: accumulate, path: path)
                             let err = Self.error(y, ref, offset: accumulate ? 0.25 : 0)
                             // int8 activations: ~1/127 relative error per block; fp32 paths: rounding only
-                            let tol = path == .int8 && t.blockSize == 32 ? 2e-2 : 1e-5
+                            let tol = path == .int8 && t.blockSize > 1 ? 2e-2 : 1e-5
                             #expect(err < tol, "\(t) K=\(k) M=\(m) \(isa) \(path) acc=\(accumulate): error \(err)")
                         }
                     }
@@ -84,7 +109,7 @@ struct QuantKernelTests {
 
     /// The int8 path really is a different computation (it must not silently be the exact one), and the portable
     /// and vector int8 paths agree with each other closely.
-    @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1])
+    @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K])
     func int8PathQuantizesActivations(format t: GGMLType) throws {
         try BLAS.load()
         let saved = KernelISA.current

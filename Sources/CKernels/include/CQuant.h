@@ -5,16 +5,18 @@
 
 /// Weight formats by their ggml type id. Block geometry and dequantization of every format live here, once.
 enum {
-    SWL_T_F32 = 0, SWL_T_F16 = 1, SWL_T_Q4_0 = 2, SWL_T_Q4_1 = 3, SWL_T_Q8_0 = 8, SWL_T_BF16 = 30,
+    SWL_T_F32 = 0, SWL_T_F16 = 1, SWL_T_Q4_0 = 2, SWL_T_Q4_1 = 3, SWL_T_Q5_0 = 6, SWL_T_Q5_1 = 7, SWL_T_Q8_0 = 8,
+    SWL_T_Q2_K = 10, SWL_T_Q3_K = 11, SWL_T_Q4_K = 12, SWL_T_Q5_K = 13, SWL_T_Q6_K = 14, SWL_T_BF16 = 30,
 };
 /// The kernels' layout of a row of Q4_0/Q4_1/Q8_0 blocks (a flag on the type): each run of 8 blocks holds its 8
 /// f16 scales, then (Q4_1) its 8 minimums, then its 8 quant arrays. Same bytes per row as the file layout.
 #define SWL_LAYOUT_R8 0x100
+/// Q5_0/Q5_1 and the K-quants (Q2_K..Q6_K, 256-element super-blocks) keep the file layout (swl_repack_rows copies).
 /// The type a matrix of `type` has after swl_repack_rows (the R8 layout for the legacy quants; others unchanged).
 int swl_repacked_type(int type);
 /// Copies `rows` rows of `cols` elements from the file layout at src to the kernels' layout at dst.
 void swl_repack_rows(int type, const void *src, void *dst, long rows, int cols);
-/// Elements per block (1 for F32/F16/BF16, 32 for the legacy quants); 0 for a format this library lacks.
+/// Elements per block (1 for F32/F16/BF16, 32 for Q4_x/Q5_x/Q8_0, 256 for the K-quants); 0 for a format this library lacks.
 int swl_type_block_elems(int type);
 /// Bytes per block; 0 for a format this library lacks.
 int swl_type_block_bytes(int type);
@@ -45,7 +47,8 @@ enum {
     SWL_PATH_GEMV = 1,
     /// Exact many-row path: a dequantized weight panel in cache, then single-threaded OpenBLAS SGEMM per core.
     SWL_PATH_PANEL = 2,
-    /// Activations quantized to int8 per 32-block, integer dot products with per-block scales (Q8_0/Q4_0/Q4_1).
+    /// Activations quantized to int8 per 32-block, integer dot products with per-block (per-sub-block for the
+    /// K-quants) scales: every quantized format.
     SWL_PATH_INT8 = 3,
 };
 /// Numerics: exact keeps fp32 activations; fast takes the int8 path where the format has one.
