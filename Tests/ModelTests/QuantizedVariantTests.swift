@@ -64,5 +64,36 @@ struct QuantizedVariantTests {
         let err = zip(exact.logits[0], fast.logits[0]).map { abs($0 - $1) }.max() ?? 0
         #expect(err < 0.1 * maxAbs, "fast vs exact logits differ by \(err) (max |logit| \(maxAbs))")
     }
+
+    /// The K-quant variants (scripts/make-variant.py's ports of ggml's quantizers and llama-quantize's type choice,
+    /// with its fallbacks for SmolLM2's 576-wide rows): the tensor formats a llama-quantize file of that type has, and in
+    /// exact precision the oracle's greedy ids and top logits for the file.
+    @Test(arguments: [("Q4_K_M", [GGMLType.q4_K, .q6_K, .q5_0, .q8_0]), ("Q5_K_M", [.q5_K, .q6_K, .q5_1, .q8_0]),
+                      ("Q6_K", [.q6_K, .q8_0]), ("Q5_0", [.q5_0])])
+    func kQuantVariantsMatchTheOracle(_ q: String, formats: [GGMLType]) throws {
+        let path = Self.variant(q)
+        try #require(FileManager.default.fileExists(atPath: path), "\(path) is missing: run scripts/make-test-variants.sh")
+        let m = try DecoderModel.load(path: path)
+        try m.allocateKVCache(blockSize: 16, numBlocks: 64)
+        m.precision = .exact
+        #expect(Set(m.weights.formats.keys) == Set(formats), "\(q): \(m.weights.formats)")
+        for c in 0..<2 {
+            let g = try JSONDecoder().decode(OracleGolden.self, from: Data(contentsOf: URL(
+                fileURLWithPath: Paths.fixture("variants/smollm2-\(q)-case\(c).json"))))
+            let r = greedy(m, prompt: g.prompt_ids, steps: g.top_logits.count, stop: 2)
+            #expect(r.ids == g.generated_ids, "\(q) case \(c)")
+            for (step, tops) in g.top_logits.enumerated() where step < r.logits.count {
+                let scale = max(1, tops.map { abs($0[1]) }.max()!)
+                for pair in tops {
+                    #expect(abs(Double(r.logits[step][Int(pair[0])]) - pair[1]) <= 1e-3 * scale, "\(q) case \(c) step \(step)")
+                }
+            }
+        }
+        // fast precision: the first token still agrees
+        m.precision = .fast
+        let g = try JSONDecoder().decode(OracleGolden.self, from: Data(contentsOf: URL(
+            fileURLWithPath: Paths.fixture("variants/smollm2-\(q)-case0.json"))))
+        #expect(greedy(m, prompt: g.prompt_ids, steps: 1).ids.first == g.generated_ids.first, "\(q) fast")
+    }
 }
 }
