@@ -9,7 +9,7 @@ let blockSize = 16
 
 /// A model with a small KV cache and the batch to run, built outside the measured region.
 struct ForwardCase: @unchecked Sendable {
-    let model: LlamaModel
+    let model: DecoderModel
     let batch: ForwardBatch
 
     /// Prefill of `tokens` tokens of one sequence at positions 0..<tokens, in blocks 0..<tokens/16.
@@ -32,13 +32,13 @@ struct ForwardCase: @unchecked Sendable {
         return ForwardCase(model: model, batch: b)
     }
 
-    static func loadModel(_ path: String, numBlocks: Int) throws -> LlamaModel {
-        let model = try LlamaModel.load(path: BenchPaths.require(path))
+    static func loadModel(_ path: String, numBlocks: Int) throws -> DecoderModel {
+        let model = try DecoderModel.load(path: BenchPaths.require(path))
         try model.allocateKVCache(blockSize: blockSize, numBlocks: numBlocks)
         return model
     }
 
-    static func promptBatch(_ model: LlamaModel, tokens: Int) -> ForwardBatch {
+    static func promptBatch(_ model: DecoderModel, tokens: Int) -> ForwardBatch {
         var b = ForwardBatch()
         b.add(tokens: (0..<tokens).map { token($0, model) }, startPosition: 0,
               blockTable: (0..<Int32((tokens + blockSize - 1) / blockSize)).map { $0 }, wantLogits: true)
@@ -46,7 +46,7 @@ struct ForwardCase: @unchecked Sendable {
     }
 
     /// A fixed, spread-out token id inside the vocabulary.
-    static func token(_ i: Int, _ model: LlamaModel) -> Int32 {
+    static func token(_ i: Int, _ model: DecoderModel) -> Int32 {
         Int32((100 + i * 7) % model.config.vocabSize)
     }
 }
