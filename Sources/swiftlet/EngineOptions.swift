@@ -8,7 +8,7 @@ extension SchedulePolicy: ExpressibleByArgument {}
 
 /// Options shared by every command that runs an engine.
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Model file: GGUF (llama architecture) or llama2.c .bin. Default: the SmolLM2-135M-Instruct GGUF in models/.")
+    @Option(help: "Model file: GGUF (llama, qwen2, qwen3, gemma3), a Hugging Face safetensors directory, or llama2.c .bin. Default: the SmolLM2-135M-Instruct GGUF in models/.")
     var model: String?
 
     @Option(help: "llama2.c tokenizer file (GGUF files carry their own).")

@@ -3,7 +3,7 @@ import Foundation
 import Model
 import Testing
 
-private struct GoldenFile: Decodable {
+struct Gemma3GoldenFile: Decodable {
     struct Case: Decodable { let name: String; let prompt_ids: [Int32]; let generated_ids: [Int32] }
     let cases: [Case]
 }
@@ -17,10 +17,10 @@ extension EngineSuite {
         static let goldenPath = Paths.root.deletingLastPathComponent()
             .appendingPathComponent("shared/models/gemma3-270m/golden_greedy.json").path
 
-        static func goldens() throws -> [GoldenFile.Case] {
+        static func goldens() throws -> [Gemma3GoldenFile.Case] {
             try #require(FileManager.default.fileExists(atPath: path), "\(path) is missing: run models/fetch-gemma3.sh")
             try #require(FileManager.default.fileExists(atPath: goldenPath), "\(goldenPath) is missing")
-            return try JSONDecoder().decode(GoldenFile.self, from: Data(contentsOf: URL(fileURLWithPath: goldenPath))).cases
+            return try JSONDecoder().decode(Gemma3GoldenFile.self, from: Data(contentsOf: URL(fileURLWithPath: goldenPath))).cases
         }
 
         static func run(_ engine: Engine, _ reqs: [(prompt: [Int32], max: Int)]) async -> [Collected] {
@@ -72,7 +72,7 @@ extension EngineSuite {
             for i in stride(from: goldens.count * 3, to: reqs.count, by: 5) {
                 #expect(results[i].ids == soloGreedy(solo, prompt: reqs[i].prompt, maxTokens: reqs[i].max, stop: []), "request \(i)")
             }
-            let stats = engine.currentStats
+            let stats = await settled(engine)
             #expect(stats.numRunning == 0 && stats.numWaiting == 0 && stats.kvUsage == 0)
             if prefixCaching { #expect(stats.prefixCacheHits > 0) } else { #expect(stats.prefixCacheHits == 0) }
         }
@@ -89,8 +89,21 @@ extension EngineSuite {
             let results = await Self.run(engine, reqs)
             for (i, g) in goldens.enumerated() { #expect(results[i].ids == g.generated_ids, "\(g.name)") }
             for i in goldens.count..<reqs.count { #expect(results[i].finish == .length, "request \(i)") }
-            #expect(engine.currentStats.numPreemptions > 0)
-            #expect(engine.currentStats.numFreeBlocks == 60)
+            let stats = await settled(engine)
+            #expect(stats.numPreemptions > 0)
+            #expect(stats.numFreeBlocks == 60)
         }
     }
+}
+
+/// The engine's stats once its step loop has published the step that finished the last request (a stream can end
+/// before the loop publishes): polls until nothing runs or waits and every block is free, or 60 s pass.
+func settled(_ engine: Engine) async -> EngineStats {
+    let deadline = ContinuousClock.now + .seconds(60)
+    while ContinuousClock.now < deadline {
+        let s = engine.currentStats
+        if s.numRunning == 0 && s.numWaiting == 0 && s.numFreeBlocks == s.numTotalBlocks { return s }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return engine.currentStats
 }

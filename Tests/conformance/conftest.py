@@ -133,3 +133,15 @@ def schema_keyed_server(chat_template):
                "--chat-template", chat_template, "--kv-cache-memory", "64MiB")
     yield s
     s.stop()
+
+
+GEMMA = os.path.join(ROOT, "models/gemma-3-270m-q4_k_m.gguf")
+
+
+@pytest.fixture(scope="session")
+def gemma_server():
+    assert os.path.exists(GEMMA), f"{GEMMA} is missing: run models/fetch-gemma3.sh"
+    s = Server("--model", GEMMA, "--served-model-name", "gemma3-270m", "--kv-cache-memory", "256MiB")
+    yield s
+    s.stop()
+    assert s.proc.returncode == 0
