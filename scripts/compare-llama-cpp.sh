@@ -78,8 +78,8 @@ peer_figures() {  # file -> "pp tg S_TG(npl...)"
   local b
   b=$("$peer/llama-bench" -m "$f" -t "$threads" -p 512 -n 128 -o json 2>/dev/null)
   local pp tg
-  pp=$(echo "$b" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"{[x for x in r if x["n_prompt"]>0][0]["avg_ts"]:.0f}")')
-  tg=$(echo "$b" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"{[x for x in r if x["n_gen"]>0][0]["avg_ts"]:.0f}")')
+  pp=$(echo "$b" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f" % [x for x in r if x["n_prompt"]>0][0]["avg_ts"])')
+  tg=$(echo "$b" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f" % [x for x in r if x["n_gen"]>0][0]["avg_ts"])')
   local list
   list=$(echo $npl | tr ' ' ',')
   local bb
