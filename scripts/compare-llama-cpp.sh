@@ -69,7 +69,7 @@ print(f"{512 / min(ttft):.0f}")'
     echo "$out" | python3 -c '
 import json, sys
 s = [json.loads(l)["summary"] for l in sys.stdin if "summary" in l][0]
-print(f"{s.get(\"decode_tokens_per_s\") or s[\"output_tokens_per_s\"]:.0f}")'
+print("%.0f" % (s.get("decode_tokens_per_s") or s["output_tokens_per_s"]))'
   fi
 }
 
