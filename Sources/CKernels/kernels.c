@@ -238,6 +238,63 @@ group16x64(const int G, const float *restrict q, float *restrict out, int lo, in
     }
 }
 
+/// As group16x64 for head sizes 128 and 256 (Gemma 3): HD/16 accumulator vectors per head (they live in L1 rather
+/// than registers at 256, still far ahead of the strided scalar loop of group_generic).
+static inline __attribute__((always_inline)) void
+group16(const int G, const int HD, const float *restrict q, float *restrict out, int lo, int n,
+        const int *restrict table, const float *restrict kPool, const float *restrict vPool, int nKVHeads, int g,
+        float scale) {
+    enum { BS = 16, MAXHD = 256 };
+    const int R = HD / 16;
+    const long TILE = (long)HD * BS;
+    float qs[8][MAXHD];
+    float pw[8][BS];
+    v16 acc[8][MAXHD / 16], m[8], l[8];
+    for (int h = 0; h < G; h++) {
+        for (int d = 0; d < HD; d++) qs[h][d] = q[h * HD + d] * scale;
+        for (int r = 0; r < R; r++) acc[h][r] = (v16){0};
+        m[h] = (v16){0} - INFINITY; l[h] = (v16){0};
+    }
+    const v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    int nBlocks = (n + BS - 1) / BS;
+    for (int b = lo / BS; b < nBlocks; b++) {
+        int count = n - b * BS < BS ? n - b * BS : BS;
+        const float *kt = kPool + ((long)table[b] * nKVHeads + g) * TILE;
+        const float *vt = vPool + ((long)table[b] * nKVHeads + g) * TILE;
+        const char *nk = (const char *)(kPool + ((long)table[b + PF_DIST < nBlocks ? b + PF_DIST : b] * nKVHeads + g) * TILE);
+        const char *nv = (const char *)(vPool + ((long)table[b + PF_DIST < nBlocks ? b + PF_DIST : b] * nKVHeads + g) * TILE);
+        v16 s[8];
+        for (int h = 0; h < G; h++) s[h] = (v16){0};
+        for (int d = 0; d < HD; d++) {
+            v16 kd = ld16(kt + d * BS);
+            __builtin_prefetch(nk + d * 64, 0, PF_LOC); __builtin_prefetch(nv + d * 64, 0, PF_LOC);
+            for (int h = 0; h < G; h++) s[h] += qs[h][d] * kd;
+        }
+        v16i live = (lane < count) & (lane >= lo - b * BS);
+        for (int h = 0; h < G; h++) {
+            v16 sh = (v16)(((v16i)s[h] & live) | ((v16i)((v16){0} - INFINITY) & ~live));
+            v16 mNew = __builtin_elementwise_max(m[h], (v16){0} + __builtin_reduce_max(sh));
+            v16 alpha = vexp(m[h] - mNew);
+            v16 p = (v16)((v16i)vexp(sh - mNew) & live);
+            l[h] = l[h] * alpha + hsum16(p);
+            m[h] = mNew;
+            for (int r = 0; r < R; r++) acc[h][r] *= alpha;
+            st16(pw[h], p);
+        }
+        for (int j = lo > b * BS ? lo - b * BS : 0; j < count; j++) {
+            const float *vp = vt + j * HD;
+            for (int r = 0; r < R; r++) {
+                v16 vr = ld16(vp + r * 16);
+                for (int h = 0; h < G; h++) acc[h][r] += pw[h][j] * vr;
+            }
+        }
+    }
+    for (int h = 0; h < G; h++) {
+        v16 inv = 1.0f / l[h];
+        for (int r = 0; r < R; r++) st16(out + h * HD + r * 16, acc[h][r] * inv);
+    }
+}
+
 /// Any block size and head size: scores into `s` (n floats per head), softmax, then the weighted values.
 static void group_generic(int G, const float *q, float *out, int lo, int n, const int *table, const float *kPool,
                           const float *vPool, int blockSize, int nKVHeads, int g, int headDim, float scale,
@@ -277,6 +334,22 @@ MULTI void swl_attention_window(const float *q, float *out, int lo, int n, const
         case 3: group16x64(3, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
         case 4: group16x64(4, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
         default: if (group <= 8) { group16x64(group, q, out, lo, n, table, k, v, nKVHeads, g, scale); return; }
+        }
+    }
+    if (blockSize == 16 && (headDim == 128 || headDim == 256) && group <= 8) {
+        if (headDim == 256) {
+            switch (group) {
+            case 1: group16(1, 256, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+            case 2: group16(2, 256, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+            case 4: group16(4, 256, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+            default: group16(group, 256, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+            }
+        }
+        switch (group) {
+        case 1: group16(1, 128, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        case 2: group16(2, 128, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        case 4: group16(4, 128, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        default: group16(group, 128, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
         }
     }
     group_generic(group, q, out, lo, n, table, k, v, blockSize, nKVHeads, g, headDim, scale, scores);
