@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import Foundation
 import ModelFormats
 import Tensor
@@ -23,6 +24,17 @@ struct CopyJob: @unchecked Sendable {
     func run() {
         if dequantize { type.dequantize(src, count: rows * cols, into: dst.assumingMemoryBound(to: Float.self)) }
         else { WeightMatrix.repack(type, from: src, to: dst, rows: rows, cols: cols) }
+        releaseSource()
+    }
+
+    /// Drops the source's pages from memory once copied (the whole pages inside its range): the files are
+    /// memory-mapped read-only, so the kernel re-reads them if anyone looks again, and the load's peak resident size
+    /// stays near the weights' size instead of file + copy.
+    private func releaseSource() {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: src), end = start + weight
+        let lo = (start + page - 1) / page * page, hi = end / page * page
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, MADV_DONTNEED) }
     }
     /// Work size for progress (bytes read).
     var weight: Int { rows * type.rowBytes(cols) }
