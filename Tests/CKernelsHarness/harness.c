@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
             const char *only = getenv("ONLY");
             if (only && strcmp(only, types[i].name)) continue;
             int be = swl_type_block_elems(types[i].t);
-            if (be == 256) { check(&types[i], 37, 256); check(&types[i], 13, 768); check(&types[i], 9, 2560); }
+            if (be == 256) { check(&types[i], 37, 256); check(&types[i], 13, 768); check(&types[i], 9, 2560); check(&types[i], 40, 1536); check(&types[i], 19, 1024); }
             else { check(&types[i], 37, 96); check(&types[i], 13, 544); check(&types[i], 8, 256); }
         }
         printf("%d failures\n", failures);

@@ -89,11 +89,19 @@ struct QuantizedVariantTests {
                 }
             }
         }
-        // fast precision: the first token still agrees
+        // fast precision (int8 activations): the first token is one the oracle ranks within 0.5 of its best (case 0
+        // of Q4_K_M has a 0.02 top-2 gap, which int8 activations may flip), and the best token's logit stays close
         m.precision = .fast
+        defer { m.precision = .exact }
         let g = try JSONDecoder().decode(OracleGolden.self, from: Data(contentsOf: URL(
             fileURLWithPath: Paths.fixture("variants/smollm2-\(q)-case0.json"))))
-        #expect(greedy(m, prompt: g.prompt_ids, steps: 1).ids.first == g.generated_ids.first, "\(q) fast")
+        let fast = greedy(m, prompt: g.prompt_ids, steps: 1)
+        let tops = try #require(g.top_logits.first)
+        let best = tops.map { $0[1] }.max()!
+        let chosen = try #require(fast.ids.first)
+        let ranked = try #require(tops.first { Int32($0[0]) == chosen }, "\(q) fast chose \(chosen), not in the oracle's top 5")
+        #expect(ranked[1] >= best - 0.5, "\(q) fast")
+        #expect(abs(Double(fast.logits[0][Int(tops[0][0])]) - tops[0][1]) <= 0.05 * max(1, abs(best)), "\(q) fast logit")
     }
 }
 }
