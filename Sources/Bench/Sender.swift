@@ -70,9 +70,8 @@ struct RequestSender: Sendable {
     static let maxAttempts = 3
 
     /// Sends the request and records its stream. A request whose connection fails before AsyncHTTPClient wrote any
-    /// of it, or whose connection the server closes cleanly before sending a response head (a kept-alive connection
-    /// it never read from), is sent again, up to `maxAttempts` times; once a response head arrived it is never
-    /// repeated, and a failure is reported as such.
+    /// of it (a pooled connection the server had closed) is sent again, up to `maxAttempts` times; once a byte of
+    /// it went out it is never repeated (the server may have started on it), and a failure is reported as such.
     private func exchange(_ r: BenchRequest, start: ContinuousClock.Instant) async -> RequestOutcome {
         var rec = StreamRecorder(start: start)
         var failure: String?
@@ -102,12 +101,7 @@ struct RequestSender: Sendable {
             do {
                 return try await client.execute(httpRequest(r, probe: probe), deadline: deadline)
             } catch {
-                // Nothing of it sent: always safe to send again. Sent, but the connection was closed before any
-                // response head arrived: the server closed a kept-alive connection it had not read from (llama-server's
-                // cpp-httplib does this under load, seen as 13-27 of 96 requests failing); like Go's net/http
-                // (errServerClosedIdle) the request is sent again on a fresh connection.
-                let retry = !probe.started ? isConnectionFailure(error) : isClosedBeforeResponse(error)
-                guard attempt < Self.maxAttempts, retry else { throw error }
+                guard !probe.started, attempt < Self.maxAttempts, isConnectionFailure(error) else { throw error }
                 attempt += 1
             }
         }
@@ -181,14 +175,6 @@ func isConnectionFailure(_ error: any Error) -> Bool {
     if let e = error as? HTTPClientError, e == .remoteConnectionClosed { return true }
     if let e = error as? ChannelError, e == .ioOnClosedChannel || e == .eof || e == .alreadyClosed { return true }
     if let e = error as? IOError, [ECONNRESET, EPIPE].contains(e.errnoCode) { return true }
-    return false
-}
-
-/// The connection ended cleanly (FIN) before a response head: what a server closing an idle keep-alive connection
-/// looks like. A reset or a timeout is not this.
-func isClosedBeforeResponse(_ error: any Error) -> Bool {
-    if let e = error as? HTTPClientError, e == .remoteConnectionClosed { return true }
-    if let e = error as? ChannelError, e == .eof || e == .ioOnClosedChannel { return true }
     return false
 }
 
