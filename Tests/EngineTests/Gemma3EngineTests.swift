@@ -17,7 +17,7 @@ extension EngineSuite {
         static let goldenPath = Paths.root.deletingLastPathComponent()
             .appendingPathComponent("shared/models/gemma3-270m/golden_greedy.json").path
 
-        static func goldens() throws -> [GoldenFile.Case] {
+        fileprivate static func goldens() throws -> [GoldenFile.Case] {
             try #require(FileManager.default.fileExists(atPath: path), "\(path) is missing: run models/fetch-gemma3.sh")
             try #require(FileManager.default.fileExists(atPath: goldenPath), "\(goldenPath) is missing")
             return try JSONDecoder().decode(GoldenFile.self, from: Data(contentsOf: URL(fileURLWithPath: goldenPath))).cases
@@ -45,7 +45,7 @@ extension EngineSuite {
             defer { engine.shutdown() }
             // alone
             for g in goldens {
-                let c = await Self.run(engine, [(g.prompt_ids, g.generated_ids.count)])[0]
+                let c = try #require(await Self.run(engine, [(g.prompt_ids, g.generated_ids.count)]).first)
                 #expect(c.ids == g.generated_ids, "\(g.name) alone")
             }
             // 32 mixed requests: each golden three times (sharing their prefixes), the rest random prompts of mixed
