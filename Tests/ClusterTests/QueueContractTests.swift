@@ -225,6 +225,39 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         #expect(attempts.count == assigned.count && attempts.allSatisfy { $0 == 1 })
     }
 
+    /// The logs must tell a missing database from a refused connection from a failed statement, and never show
+    /// the password.
+    @Test func databaseErrorsNameTheirCauseWithoutThePassword() async throws {
+        let base = try PostgresURL(try TestDatabase.server.get())
+        func failure(_ url: String) async -> String {
+            do { _ = try await PostgresQueue.connect(url, logger: quietLogger); return "connected" } catch { return "\(error)" }
+        }
+        let missing = await failure("postgres://\(base.user):s3cret-pw@\(base.host):\(base.port)/no_such_db")
+        #expect(missing.contains("SQLSTATE 3D000") && missing.contains("no_such_db") && missing.contains("\(base.host):\(base.port)"), "\(missing)")
+        #expect(!missing.contains("s3cret-pw") && !missing.contains("Generic description"), "\(missing)")
+        // Port 1 (tcpmux) is not listening on a test machine: the connection is refused.
+        let refused = await failure("postgres://u:s3cret-pw@127.0.0.1:1/x")
+        #expect(refused.contains("127.0.0.1:1/x") && refused.lowercased().contains("connect"), "\(refused)")
+        #expect(!refused.contains("s3cret-pw") && !refused.contains("Generic description"), "\(refused)")
+        // A server error on a live queue: the operation, its SQLSTATE and message; not a connection problem.
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        defer { q.close() }
+        do {
+            try await q.op("test") { _ = try await q.client.query("SELECT 1/0", logger: quietLogger) }
+            Issue.record("no error")
+        } catch let e as QueueError {
+            #expect(!e.unreachable, "\(e)")
+            #expect(e.description.contains("queue test failed") && e.description.contains("SQLSTATE 22012")
+                    && e.description.contains("division by zero"), "\(e)")
+        }
+        // A bad URL is reported without its password.
+        #expect(PostgresURL.redacted("mysql://bob:p%40ss@db:1/q") == "mysql://bob:***@db:1/q")
+        #expect(PostgresURL.redacted("postgres://bob@db/q") == "postgres://bob@db/q")
+        do { _ = try PostgresURL("mysql://bob:hunter2@db:1/q"); Issue.record("accepted mysql://") } catch {
+            #expect(!"\(error)".contains("hunter2") && "\(error)".contains("bob:***@db"), "\(error)")
+        }
+    }
+
     @Test func urlParsing() throws {
         let u = try PostgresURL("postgres://bob:p%40ss@db.example:6543/queue")
         #expect(u == (try PostgresURL("postgresql://bob:p%40ss@db.example:6543/queue")))
