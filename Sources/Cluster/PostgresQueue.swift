@@ -195,7 +195,11 @@ public final class PostgresQueue: DistributedQueue {
         let rows = try await conn.query("""
             WITH old AS (
                 SELECT id, instance FROM swiftlet_requests
-                WHERE state = 'assigned' AND lease_expiry < clock_timestamp() FOR UPDATE SKIP LOCKED)
+                WHERE state = 'assigned' AND lease_expiry < clock_timestamp()
+                  -- The server has been up for a whole lease: a restart (or a stop and start) never expires a lease
+                  -- by itself; the instances get one lease to heartbeat again first.
+                  AND pg_postmaster_start_time() < clock_timestamp() - make_interval(secs => \(timing.leaseSeconds))
+                FOR UPDATE SKIP LOCKED)
             UPDATE swiftlet_requests r SET
                 state = CASE WHEN r.attempts >= \(timing.maxAttempts) THEN 'failed' ELSE 'queued' END,
                 finish_reason = CASE WHEN r.attempts >= \(timing.maxAttempts) THEN 'error' END,
