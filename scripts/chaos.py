@@ -75,7 +75,8 @@ def complete(port, prompt, max_tokens, timeout):
 
 
 def stream(port, prompt, max_tokens, timeout, first_token):
-    """Returns (text, finish_reason, error, chunks). Times out (socket) after `timeout` s without a byte."""
+    """Returns (text, finish_reason, error, chunks); the caller adds the seconds it took (index 4). Times out
+    (socket) after `timeout` s without a byte."""
     text, finish, chunks = "", None, 0
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -138,9 +139,10 @@ def main():
         rp = free_port()
         router = spawn("router", ["router", "--model", MODEL, "--tokenizer", TOK, "--queue", pg.url, "--port", str(rp),
                                   "--name", "r1", "--log-level", "notice"])
+        cluster = [("router", router)]
         for n in ("i1", "i2"):
-            spawn(n, ["instance", "--model", MODEL, "--tokenizer", TOK, "--queue", pg.url, "--name", n, "--port", "0",
-                      "--max-num-seqs", "32", "--log-level", "notice"])
+            cluster.append((n, spawn(n, ["instance", "--model", MODEL, "--tokenizer", TOK, "--queue", pg.url, "--name", n,
+                                         "--port", "0", "--max-num-seqs", "32", "--log-level", "notice"])))
         wait_healthy(rp, router, "router")
         # Both instances registered and serving: a warm-up round through the router.
         for p in prompts[:4]:
@@ -169,16 +171,17 @@ def main():
             exact = sum(1 for i, r in enumerate(results) if r[2] is None and r[0] == reference[prompts[i]])
             errors = [r[2] for r in results if r[2] is not None]
             wrong = sum(1 for i, r in enumerate(results) if r[2] is None and r[0] != reference[prompts[i]])
-            unfinished_before = sum(1 for r in results if r[3] <= fault_at)
+            unfinished_before = sum(1 for r in results if r[4] <= fault_at)
             nxt, nerr = complete(rp, prompts[0], a.max_tokens, a.client_timeout)
             next_ok = nerr is None and nxt == reference[prompts[0]]
-            ok = exact == len(prompts) and next_ok
+            dead = [f"{n} (exit {p.returncode})" for n, p in cluster if p.poll() is not None]
+            ok = exact == len(prompts) and next_ok and not dead
             clean += ok
-            slowest = max(r[3] for r in results)
+            slowest = max(r[4] for r in results)
             print(f"run {run}: {'clean' if ok else 'NOT CLEAN'}: {exact}/{len(prompts)} streams exact, {wrong} wrong, "
                   f"{len(errors)} errors; next request {'exact' if next_ok else 'WRONG: ' + str(nerr)}; fault at "
                   f"{fault_at:.1f} s, database back at {back_at:.1f} s, {unfinished_before} streams had ended before "
-                  f"it, last stream ended at {slowest:.1f} s", flush=True)
+                  f"it, last stream ended at {slowest:.1f} s; processes exited: {', '.join(dead) or 'none'}", flush=True)
             for e in sorted(set(errors))[:5]: print(f"    error: {e}", flush=True)
         print(f"chaos: {clean}/{a.repeat} runs clean (logs in {logs})", flush=True)
         return 0 if clean == a.repeat else 1
