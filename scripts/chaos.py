@@ -66,10 +66,13 @@ def wait_healthy(port, proc, what, timeout=120):
 
 
 def complete(port, prompt, max_tokens, timeout):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    c.request("POST", "/v1/completions", json.dumps({"prompt": prompt, "max_tokens": max_tokens, "temperature": 0}),
-              {"Content-Type": "application/json"})
-    r = c.getresponse(); body = r.read().decode()
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        c.request("POST", "/v1/completions", json.dumps({"prompt": prompt, "max_tokens": max_tokens, "temperature": 0}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse(); body = r.read().decode()
+    except (OSError, http.client.HTTPException) as e:
+        return None, f"{type(e).__name__}: {e}"
     if r.status != 200: return None, f"HTTP {r.status}: {body[:200]}"
     return json.loads(body)["choices"][0]["text"], None
 
