@@ -229,6 +229,10 @@ public struct ClusterTiming: Sendable {
     /// Instance heartbeat period.
     public var heartbeat: Duration = .milliseconds(500)
     /// A lease lives this long without renewal; an instance whose heartbeat is older is dead.
+    /// Outages and leases: while PostgreSQL is down nothing can expire (the reaper runs in the database), and after
+    /// it (re)starts no lease expires until it has been up for a whole lease, so instances that kept their work
+    /// through the outage get one lease to heartbeat again. A database that stays up while one instance cannot reach
+    /// it (a network cut, its connections terminated) is an instance failure: its leases expire as usual.
     public var leaseSeconds: Double = 2.5
     /// Attempts (assignments) after which a request whose instance died fails.
     public var maxAttempts = 3

@@ -36,8 +36,11 @@ public final class InstanceAgent: Service {
 
     struct Active {
         let contextLength: Int
-        /// Tokens the queue holds (or will, once the flush in flight commits).
+        /// Tokens the queue has confirmed; `buffered` holds the rest until an append confirms them.
         var flushed: Int
+        /// An append carrying this request's tokens failed without an answer: it may have been stored anyway, so a
+        /// refusal of the next one is checked against the row (`reconcile`) before the request is dropped.
+        var uncertain = false
         var buffered: [Int32] = []
         var bufferedLogprobs: [TokenLogprob] = []
         var promptLogprobs: [TokenLogprob]?
@@ -112,7 +115,8 @@ public final class InstanceAgent: Service {
         let tasks = state.withLock { s in s.active.values.compactMap(\.task) }
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
-        await flushOnce()   // tokens already produced reach the queue before the rest goes back
+        // Tokens already produced reach the queue before the rest goes back (not forever if the queue is down).
+        await flushOnce(giveUpAfter: max(5, config.timing.leaseSeconds * 2))
         do {
             try await queue.release(instance: config.name)
             try await queue.deregister(name: config.name)
@@ -222,43 +226,116 @@ public final class InstanceAgent: Service {
         if wake { flushKick.yield() }
     }
 
-    /// Takes every buffered delta (finished requests leave `active`).
+    /// Every request's unconfirmed delta: the tokens (and the end) the queue has not confirmed yet. They stay
+    /// buffered until an append confirms them (`confirm`), so a failed append loses nothing: the next one carries
+    /// them again, with whatever was generated meanwhile.
     func takeBatch() -> [TokenDelta] {
         state.withLock { s in
             var batch: [TokenDelta] = []
-            for (id, var a) in s.active where !a.buffered.isEmpty || a.finish != nil || a.promptLogprobs != nil {
+            for (id, a) in s.active where !a.buffered.isEmpty || a.finish != nil || a.promptLogprobs != nil {
                 batch.append(TokenDelta(id: id, start: a.flushed, tokens: a.buffered, finish: a.finish,
                                         stopReason: a.stopReason, error: a.error, logprobs: a.bufferedLogprobs,
                                         promptLogprobs: a.promptLogprobs))
-                a.flushed += a.buffered.count
-                a.buffered.removeAll()
-                a.bufferedLogprobs.removeAll()
-                a.promptLogprobs = nil
-                if a.finish != nil { s.active[id] = nil; s.served += 1 } else { s.active[id] = a }
             }
             return batch
         }
     }
 
-    func flushOnce() async {
-        let batch = takeBatch()
-        guard !batch.isEmpty else { return }
-        // Retry for about a lease; after that the leases have expired and the requests resume elsewhere (our later
-        // appends for them are rejected, which aborts them here).
-        for attempt in 1...12 where !crashed {
+    /// The queue stored `batch` but for `refused`: what it now holds leaves the buffers; finished requests leave.
+    func confirm(_ batch: [TokenDelta], refused: Set<Int64>) {
+        state.withLock { s in
+            for d in batch where !refused.contains(d.id) {
+                guard var a = s.active[d.id], a.flushed == d.start else { continue }
+                a.flushed += d.tokens.count
+                a.buffered.removeFirst(min(d.tokens.count, a.buffered.count))
+                a.bufferedLogprobs.removeFirst(min(d.logprobs.count, a.bufferedLogprobs.count))
+                if d.promptLogprobs != nil { a.promptLogprobs = nil }
+                a.uncertain = false
+                if d.finish != nil { s.active[d.id] = nil; s.served += 1 } else { s.active[d.id] = a }
+            }
+        }
+    }
+
+    func markUncertain(_ batch: [TokenDelta]) {
+        state.withLock { s in for d in batch { s.active[d.id]?.uncertain = true } }
+    }
+
+    /// Appends every unconfirmed delta. While the queue cannot be reached (PostgreSQL restarting, stopped, a network
+    /// cut) it retries with backoff and the tokens stay buffered, the engine generating on meanwhile: memory grows
+    /// by at most the tokens of the requests held (each bounded by its max_tokens). Gives up only after
+    /// `giveUpAfter` seconds (when stopping), on cancellation without a limit, or when the agent crashed.
+    func flushOnce(giveUpAfter limit: Double? = nil) async {
+        let began = ContinuousClock.now
+        var failures = 0
+        while !crashed {
+            let batch = takeBatch()
+            guard !batch.isEmpty else { return }
             do {
                 trace("I append start \(batch.count)")
-                let rejected = try await queue.append(instance: config.name, batch)
+                var refused = try await queue.append(instance: config.name, batch)
                 trace("I append done")
-                if !rejected.isEmpty { dropRejected(rejected) }
+                if !refused.isEmpty {
+                    let resolved = await reconcile(refused)
+                    refused.subtract(resolved)
+                }
+                confirm(batch, refused: refused)
+                if !refused.isEmpty { dropRejected(refused) }
+                if failures > 0 {
+                    logger.notice("appends succeed again", metadata: ["failed_attempts": "\(failures)",
+                                                                      "after_seconds": "\(ContinuousClock.now - began)"])
+                }
                 if batch.contains(where: { $0.finish != nil }) { claimKick.yield() }
                 return
             } catch {
-                logger.warning("append failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                try? await Task.sleep(for: .milliseconds(min(500, 25 * attempt * attempt)))
+                markUncertain(batch)
+                failures += 1
+                if failures == 1 || failures % 20 == 0 {
+                    logger.warning("append failed; keeping the tokens and retrying",
+                                   metadata: ["error": "\(error)", "attempt": "\(failures)", "requests": "\(batch.count)"])
+                }
+                if let limit, ContinuousClock.now - began > .milliseconds(Int(limit * 1000)) {
+                    logger.error("appends keep failing; giving these requests up to the lease reaper",
+                                 metadata: ["requests": "\(batch.map(\.id))"])
+                    return
+                }
+                if limit == nil && Task.isCancelled { return }
+                try? await Task.sleep(for: .milliseconds(min(500, 25 * failures * failures)))
             }
         }
-        logger.error("appends keep failing; giving these requests up to the lease reaper", metadata: ["requests": "\(batch.map(\.id))"])
+    }
+
+    /// Of the refused requests, those whose earlier append failed without an answer may have been stored after
+    /// all (the answer was lost, not the append): when the row is still ours and holds our earlier tokens, the
+    /// buffers skip what it holds and the request goes on (or counts as served when that append ended it).
+    /// Returns the requests so resolved; the others stay refused. When the rows cannot be read, all of them count
+    /// as resolved for now: still unconfirmed and uncertain, the next flush tries again.
+    func reconcile(_ refused: Set<Int64>) async -> Set<Int64> {
+        let uncertain = state.withLock { s in refused.filter { s.active[$0]?.uncertain == true } }
+        guard !uncertain.isEmpty else { return [] }
+        guard let rows = try? await queue.progress(ids: Array(uncertain)) else { return uncertain }
+        let name = config.name
+        return state.withLock { s in
+            var resolved = Set<Int64>()
+            for p in rows {
+                guard var a = s.active[p.id] else { continue }
+                let stored = p.tokens.count, held = a.flushed + a.buffered.count
+                guard p.instance == name || p.state == .done, stored >= a.flushed, stored <= held else { continue }
+                let landed = stored - a.flushed
+                a.flushed = stored
+                a.buffered.removeFirst(landed)
+                a.bufferedLogprobs.removeFirst(min(landed, a.bufferedLogprobs.count))
+                a.uncertain = false
+                if p.state == .done && a.finish != nil && stored == held {
+                    s.active[p.id] = nil; s.served += 1   // our final append had landed
+                } else if p.state == .assigned && p.instance == name {
+                    s.active[p.id] = a
+                } else {
+                    continue   // ended by someone else (router, reaper): refused after all
+                }
+                resolved.insert(p.id)
+            }
+            return resolved   // rows gone (purged) or not ours: refused
+        }
     }
 
     /// The queue refused these appends: the router ended the request (client gone, stop string) or our lease was

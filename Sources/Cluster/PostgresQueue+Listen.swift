@@ -13,7 +13,8 @@ extension PostgresQueue {
                     try await Self.listen(url: url, channels: channels, logger: logger, into: continuation)
                 } catch {
                     if Task.isCancelled { break }
-                    logger.warning("queue listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
+                    logger.warning("queue listener lost its connection; reconnecting",
+                                   metadata: ["error": "\(describeQueueError(error, url: url))"])
                 }
                 try? await Task.sleep(for: .milliseconds(200))
             }

@@ -30,7 +30,7 @@ public final class PostgresQueue: DistributedQueue {
             }
             try? await conn.close()
         } catch {
-            throw ClusterError("cannot open the queue at \(url.host):\(url.port)/\(url.database): \(String(reflecting: error))")
+            throw ClusterError("cannot open the queue: \(describeQueueError(error, url: url))")
         }
         let q = PostgresQueue(url: url, logger: logger)
         await q.started()
@@ -71,6 +71,24 @@ public final class PostgresQueue: DistributedQueue {
     static func workChannel(_ instance: String) -> String { "swiftlet_work_" + instance }
     static let schedChannel = "swiftlet_sched"
 
+    /// Runs one queue operation; a failure becomes a `QueueError` that names the operation and its real cause
+    /// (SQLSTATE and message, or why the connection failed, and the server), so that logs tell a refused connection
+    /// from a bad password from a constraint violation. Errors of our own (`ClusterError`) and cancellation pass.
+    @discardableResult
+    func op<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let e as ClusterError {
+            throw e
+        } catch let e as QueueError {
+            throw e
+        } catch let e as CancellationError {
+            throw e
+        } catch {
+            throw QueueError("queue \(name) failed: \(describeQueueError(error, url: url))", unreachable: isUnreachable(error))
+        }
+    }
+
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withConnection { conn in
             try await conn.query("BEGIN", logger: logger)
@@ -97,43 +115,49 @@ public final class PostgresQueue: DistributedQueue {
     public func enqueue(_ r: QueuedRequest, directTo instance: String?, timing: ClusterTiming) async throws -> Bool {
         let statement = EnqueueStatement(request: r, params: encodeParams(r.params), instance: instance ?? "",
                                          leaseSeconds: timing.leaseSeconds)
-        var direct = false
-        for try await d in try await client.execute(statement, logger: logger) { direct = d }
-        return direct
+        return try await op("enqueue") {
+            var direct = false
+            for try await d in try await client.execute(statement, logger: logger) { direct = d }
+            return direct
+        }
     }
 
     public func finish(id: Int64, reason: EngineFinishReason) async throws {
-        try await client.query("""
-            UPDATE swiftlet_requests SET state = 'done', finish_reason = \(reason.rawValue), updated_at = clock_timestamp()
-            WHERE id = \(id) AND state IN ('queued', 'assigned')
-            """, logger: logger)
+        try await op("finish") {
+            try await client.query("""
+                UPDATE swiftlet_requests SET state = 'done', finish_reason = \(reason.rawValue), updated_at = clock_timestamp()
+                WHERE id = \(id) AND state IN ('queued', 'assigned')
+                """, logger: logger)
+        }
     }
 
     public func progress(ids: [Int64]) async throws -> [RequestProgress] {
         guard !ids.isEmpty else { return [] }
-        let rows = try await client.query("""
-            SELECT id, state, tokens, finish_reason, stop_reason, error, instance, attempts,
-                   CASE WHEN logprobs = '[]'::jsonb THEN NULL ELSE logprobs::text END, prompt_logprobs::text
-            FROM swiftlet_requests WHERE id = ANY(\(ids)::int8[])
-            """, logger: logger)
-        var out: [RequestProgress] = []
-        let decoder = JSONDecoder()
-        for try await (id, state, tokens, fin, stop, err, inst, attempts, lp, plp) in rows.decode(
-            (Int64, String, [Int32], String?, String?, String?, String?, Int, String?, String?).self) {
-            out.append(RequestProgress(
-                id: id, state: RequestState(rawValue: state) ?? .failed, tokens: tokens,
-                finish: fin.flatMap(EngineFinishReason.init(rawValue:)), stopReason: stop, error: err, instance: inst,
-                attempts: attempts,
-                logprobs: lp.flatMap { try? decoder.decode([TokenLogprob].self, from: Data($0.utf8)) } ?? [],
-                promptLogprobs: plp.flatMap { try? decoder.decode([TokenLogprob].self, from: Data($0.utf8)) }))
+        return try await op("progress") {
+            let rows = try await client.query("""
+                SELECT id, state, tokens, finish_reason, stop_reason, error, instance, attempts,
+                       CASE WHEN logprobs = '[]'::jsonb THEN NULL ELSE logprobs::text END, prompt_logprobs::text
+                FROM swiftlet_requests WHERE id = ANY(\(ids)::int8[])
+                """, logger: logger)
+            var out: [RequestProgress] = []
+            let decoder = JSONDecoder()
+            for try await (id, state, tokens, fin, stop, err, inst, attempts, lp, plp) in rows.decode(
+                (Int64, String, [Int32], String?, String?, String?, String?, Int, String?, String?).self) {
+                out.append(RequestProgress(
+                    id: id, state: RequestState(rawValue: state) ?? .failed, tokens: tokens,
+                    finish: fin.flatMap(EngineFinishReason.init(rawValue:)), stopReason: stop, error: err, instance: inst,
+                    attempts: attempts,
+                    logprobs: lp.flatMap { try? decoder.decode([TokenLogprob].self, from: Data($0.utf8)) } ?? [],
+                    promptLogprobs: plp.flatMap { try? decoder.decode([TokenLogprob].self, from: Data($0.utf8)) }))
+            }
+            return out
         }
-        return out
     }
 
     public func scheduleRound(limit: Int, timing: ClusterTiming,
                               plan: ([PendingRequest], [InstanceRecord]) -> [Assignment]) async throws
         -> (assigned: [Assignment], reaped: [ReapedRequest]) {
-        try await transaction { conn in
+        try await op("scheduling round") { try await transaction { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockKey + 1))", logger: logger)
             let reaped = reapDue() ? try await reap(conn, timing: timing) : []
             let instances = try await instanceRecords(conn, aliveOnly: true, timing: timing)
@@ -153,7 +177,7 @@ public final class PostgresQueue: DistributedQueue {
                 SELECT pg_notify('swiftlet_work_' || instance, '') FROM (SELECT DISTINCT instance FROM u) w
                 """, logger: logger)
             return (decided, reaped)
-        }
+        } }
     }
 
     /// Reaping runs at most every 100 ms per process (rounds on every wake-up need not repeat it).
@@ -171,7 +195,11 @@ public final class PostgresQueue: DistributedQueue {
         let rows = try await conn.query("""
             WITH old AS (
                 SELECT id, instance FROM swiftlet_requests
-                WHERE state = 'assigned' AND lease_expiry < clock_timestamp() FOR UPDATE SKIP LOCKED)
+                WHERE state = 'assigned' AND lease_expiry < clock_timestamp()
+                  -- The server has been up for a whole lease: a restart (or a stop and start) never expires a lease
+                  -- by itself; the instances get one lease to heartbeat again first.
+                  AND pg_postmaster_start_time() < clock_timestamp() - make_interval(secs => \(timing.leaseSeconds))
+                FOR UPDATE SKIP LOCKED)
             UPDATE swiftlet_requests r SET
                 state = CASE WHEN r.attempts >= \(timing.maxAttempts) THEN 'failed' ELSE 'queued' END,
                 finish_reason = CASE WHEN r.attempts >= \(timing.maxAttempts) THEN 'error' END,
@@ -232,7 +260,7 @@ public final class PostgresQueue: DistributedQueue {
     }
 
     public func status(timing: ClusterTiming) async throws -> ClusterStatus {
-        try await client.withConnection { conn in
+        try await op("status") { try await client.withConnection { conn in
             let instances = try await instanceRecords(conn, aliveOnly: false, timing: timing)
             var byPriority: [(priority: Int, count: Int)] = []
             let q = try await conn.query("""
@@ -244,7 +272,7 @@ public final class PostgresQueue: DistributedQueue {
             for try await (s, n) in c.decode((String, Int64).self) { counts[s] = Int(n) }
             return ClusterStatus(instances: instances, queuedByPriority: byPriority, assigned: counts["assigned"] ?? 0,
                                  done: counts["done"] ?? 0, failed: counts["failed"] ?? 0)
-        }
+        } }
     }
 
     // MARK: Instance side
@@ -254,7 +282,7 @@ public final class PostgresQueue: DistributedQueue {
             throw ClusterError("instance name '\(name)': use 1-40 lowercase letters, digits, '-' or '_'")
         }
         let loadText = String(decoding: try JSONEncoder().encode(load), as: UTF8.self)
-        try await transaction { conn in
+        try await op("register") { try await transaction { conn in
             let rows = try await conn.query("""
                 SELECT EXTRACT(EPOCH FROM clock_timestamp() - heartbeat)::float8 FROM swiftlet_instances WHERE name = \(name) FOR UPDATE
                 """, logger: logger)
@@ -272,12 +300,12 @@ public final class PostgresQueue: DistributedQueue {
                 WHERE state = 'assigned' AND instance = \(name)
                 """, logger: logger)
             try await notify(conn, [(Self.schedChannel, "")])
-        }
+        } }
     }
 
     public func heartbeat(name: String, load: InstanceLoad, timing: ClusterTiming) async throws -> Bool {
         let loadText = String(decoding: try JSONEncoder().encode(load), as: UTF8.self)
-        return try await transaction { conn in
+        return try await op("heartbeat") { try await transaction { conn in
             var draining = false
             let rows = try await conn.query("""
                 INSERT INTO swiftlet_instances (name, address, load) VALUES (\(name), '', \(loadText)::jsonb)
@@ -290,57 +318,67 @@ public final class PostgresQueue: DistributedQueue {
                 WHERE state = 'assigned' AND instance = \(name)
                 """, logger: logger)
             return draining
-        }
+        } }
     }
 
     public func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest] {
         guard limit > 0 else { return [] }
-        var out: [ClaimedRequest] = []
         let statement = ClaimStatement(instance: instance, limit: limit, leaseSeconds: timing.leaseSeconds)
-        for try await (id, prompt, params, prio, tokens, attempts) in try await client.execute(statement, logger: logger) {
-            out.append(ClaimedRequest(id: id, prompt: prompt, params: try decodeParams(params), priority: prio,
-                                      delivered: tokens, attempts: attempts))
+        let out: [ClaimedRequest] = try await op("claim") {
+            var out: [ClaimedRequest] = []
+            for try await (id, prompt, params, prio, tokens, attempts) in try await client.execute(statement, logger: logger) {
+                out.append(ClaimedRequest(id: id, prompt: prompt, params: try decodeParams(params), priority: prio,
+                                          delivered: tokens, attempts: attempts))
+            }
+            return out
         }
         return out.sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }
     }
 
     public func append(instance: String, _ deltas: [TokenDelta]) async throws -> Set<Int64> {
         guard !deltas.isEmpty else { return [] }
-        var accepted = Set<Int64>()
-        for try await id in try await client.execute(AppendStatement(instance: instance, deltas: deltas), logger: logger) {
-            accepted.insert(id)
+        let accepted: Set<Int64> = try await op("append") {
+            var accepted = Set<Int64>()
+            for try await id in try await client.execute(AppendStatement(instance: instance, deltas: deltas), logger: logger) {
+                accepted.insert(id)
+            }
+            return accepted
         }
         return Set(deltas.map(\.id)).subtracting(accepted)
     }
 
     public func release(instance: String) async throws {
-        try await transaction { conn in
+        try await op("release") { try await transaction { conn in
             try await conn.query("""
                 UPDATE swiftlet_requests SET state = 'queued', instance = NULL, started = false, lease_expiry = NULL,
                     attempts = GREATEST(attempts - 1, 0), updated_at = clock_timestamp()
                 WHERE state = 'assigned' AND instance = \(instance)
                 """, logger: logger)
             try await notify(conn, [(Self.schedChannel, "")])
-        }
+        } }
     }
 
     public func deregister(name: String) async throws {
-        try await client.query("DELETE FROM swiftlet_instances WHERE name = \(name)", logger: logger)
+        try await op("deregister") { try await client.query("DELETE FROM swiftlet_instances WHERE name = \(name)", logger: logger) }
     }
 
     public func setDraining(name: String, _ draining: Bool) async throws -> Bool {
-        let rows = try await client.query("UPDATE swiftlet_instances SET draining = \(draining) WHERE name = \(name) RETURNING name",
-                                          logger: logger)
-        var found = false
-        for try await _ in rows.decode(String.self) { found = true }
-        return found
+        try await op("set draining") {
+            let rows = try await client.query("UPDATE swiftlet_instances SET draining = \(draining) WHERE name = \(name) RETURNING name",
+                                              logger: logger)
+            var found = false
+            for try await _ in rows.decode(String.self) { found = true }
+            return found
+        }
     }
 
     /// Deletes finished requests older than `seconds` (housekeeping; the router calls it now and then).
     public func purge(olderThan seconds: Double) async throws {
-        try await client.query("""
-            DELETE FROM swiftlet_requests WHERE state IN ('done', 'failed')
-            AND updated_at < clock_timestamp() - make_interval(secs => \(seconds))
-            """, logger: logger)
+        try await op("purge") {
+            try await client.query("""
+                DELETE FROM swiftlet_requests WHERE state IN ('done', 'failed')
+                AND updated_at < clock_timestamp() - make_interval(secs => \(seconds))
+                """, logger: logger)
+        }
     }
 }

@@ -102,7 +102,7 @@ public struct PostgresURL: Sendable, Equatable {
 
     public init(_ text: String) throws {
         guard let c = URLComponentsLite(text), c.scheme == "postgres" || c.scheme == "postgresql" else {
-            throw ClusterError("--queue: expected postgres://user@host:port/database, got '\(text)'")
+            throw ClusterError("--queue: expected postgres://user@host:port/database, got '\(Self.redacted(text))'")
         }
         host = c.host.isEmpty ? "127.0.0.1" : c.host
         port = c.port ?? 5432

@@ -73,6 +73,7 @@ public final class RouterEngineClient: TokenizerBacked, Service {
                     self.kick.yield()
                 }
             } catch {
+                self.logger.error("could not queue a request", metadata: ["request": "\(id)", "error": "\(error)"])
                 self.end(id, error: "the request queue is unavailable: \(error)")
             }
         }

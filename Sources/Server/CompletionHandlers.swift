@@ -100,15 +100,22 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
                  choices: [ChoiceAccumulator<E>]) async throws -> [ChoiceAccumulator<E>] {
         let (streams, ticket) = try submit(job)
         let watch = await context.disconnectWatch()
-        let done = try await cancellingOnDisconnect(watch) {
-            var choices = choices
-            try await forEachOutput(streams) { c, out in
-                ticket.release()
-                metrics.observe(out, first: !choices[c].started)
-                _ = choices[c].consume(out)
+        // Outside the relay, so that what a cut-short request streamed is still known after it threw (the relay
+        // has ended by then: cancellingOnDisconnect waits for it).
+        var choices = choices
+        do {
+            try await cancellingOnDisconnect(watch) {
+                try await forEachOutput(streams) { c, out in
+                    ticket.release()
+                    metrics.observe(out, first: !choices[c].started)
+                    _ = choices[c].consume(out)
+                }
             }
-            return choices
+        } catch {
+            cutShort(job, choices, context)
+            throw error
         }
+        let done = choices
         if let failed = done.first(where: { $0.finishReason == .error }) {
             throw EngineFailure(message: failed.stopReason ?? "engine error")
         }
@@ -121,31 +128,43 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
         let (streams, ticket) = try submit(job)
         let handlers = self
         let body = ResponseBody { writer in
-            let done = try await cancellingOnDisconnect(await context.disconnectWatch()) {
-                var choices = choices
-                var failed = false
-                try await forEachOutput(streams) { c, out in
-                    ticket.release()
-                    handlers.metrics.observe(out, first: !choices[c].started)
-                    if out.finishReason == .error {
-                        if !failed {
-                            let e = APIError.internalError()
-                            try await writer.write(sseBuffer(String(decoding: e.jsonData(), as: UTF8.self)))
+            var choices = choices
+            var failed = false
+            do {
+                try await cancellingOnDisconnect(await context.disconnectWatch()) {
+                    try await forEachOutput(streams) { c, out in
+                        ticket.release()
+                        handlers.metrics.observe(out, first: !choices[c].started)
+                        if out.finishReason == .error {
+                            if !failed {
+                                let e = APIError.internalError()
+                                try await writer.write(sseBuffer(String(decoding: e.jsonData(), as: UTF8.self)))
+                            }
+                            failed = true
+                            _ = choices[c].consume(out)
+                            return
                         }
-                        failed = true
-                        _ = choices[c].consume(out)
-                        return
+                        if let chunk = choices[c].chunk(out, encoder: encoder) { try await writer.write(sseBuffer(chunk)) }
                     }
-                    if let chunk = choices[c].chunk(out, encoder: encoder) { try await writer.write(sseBuffer(chunk)) }
                 }
-                return choices
+            } catch {
+                handlers.cutShort(job, choices, context)
+                throw error
             }
-            let usage = handlers.usage(job, done, context)
+            let usage = handlers.usage(job, choices, context)
             if includeUsage { try await writer.write(sseBuffer(encoder.usage(usage))) }
             try await writer.write(ByteBuffer(string: SSE.done))
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: Self.sseHeaders, body: body)
+    }
+
+    /// A response cut short (client gone, a write failed): its choices that had not finished count as aborted
+    /// (their engine requests are aborted by the cancellation, whose final output no longer reaches the relay), and
+    /// the access log gets the tokens they did stream.
+    func cutShort(_ job: GenerationJob, _ choices: [ChoiceAccumulator<E>], _ context: ServerRequestContext) {
+        metrics.recordAborts(choices.filter { $0.finishReason == nil }.count)
+        _ = usage(job, choices, context)
     }
 
     /// The ticket counts the request as waiting until its first output (or until it is dropped).

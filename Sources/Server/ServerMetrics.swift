@@ -56,6 +56,11 @@ public final class ServerMetrics: Sendable {
         if let v = t.e2eLatency { e2e.record(v) }
     }
 
+    /// Requests (choices) that ended because the client went away: their final output never reaches the relay.
+    func recordAborts(_ n: Int) {
+        if n > 0 { success[.abort]?.increment(by: Int64(n)) }
+    }
+
     /// Counts one accepted connection (called by the server's child-channel set-up).
     var connectionCounter: @Sendable () -> Void {
         let c = connections

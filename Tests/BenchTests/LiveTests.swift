@@ -73,7 +73,7 @@ func withServer(name: String = "stories", shutdownTimeout: Double = 5,
             let done = Mutex(0)
             let killer = Task {
                 var waited = 0
-                while done.withLock({ $0 }) < 5 && waited < 200 { try await Task.sleep(for: .milliseconds(50)); waited += 1 }
+                while done.withLock({ $0 }) < 5 && waited < 600 { try await Task.sleep(for: .milliseconds(50)); waited += 1 }
                 await server.stop()
             }
             let t0 = ContinuousClock.now

@@ -41,8 +41,9 @@ func timed(_ client: some EngineClient, _ prompt: [Int32], _ n: Int) async throw
         let now = ContinuousClock.now
         for t in o.newTokenIds { arrivals.append(now); tokens.append(t) }
     }
-    let ttft = seconds(arrivals[0] - start)
-    let per = arrivals.count > 1 ? seconds(arrivals.last! - arrivals[0]) / Double(arrivals.count - 1) : 0
+    let first = try #require(arrivals.first, "the request produced no token")
+    let ttft = seconds(first - start)
+    let per = arrivals.count > 1 ? seconds(arrivals[arrivals.count - 1] - first) / Double(arrivals.count - 1) : 0
     return Timed(ttft: ttft, perToken: per, arrivals: arrivals, tokens: tokens)
 }
 

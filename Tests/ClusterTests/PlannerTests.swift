@@ -29,7 +29,7 @@ struct PlannerTests {
         let calm = instance("calm", running: 6, free: 30)                                 // 30/6 = 5
         let plan = GlobalPlanner(policy: .freeness).plan(requests(1), [busy, calm])
         #expect(plan.map(\.instance) == ["calm"])
-        #expect(plan[0].reason.contains("freeness"))
+        #expect(plan.first?.reason.contains("freeness") == true)
     }
 
     @Test func freenessSpreadsARoundByAccountingItsOwnAssignments() {

@@ -22,13 +22,15 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
 }
 
 /// Every queue implementation keeps the same contract.
-@Suite(.serialized) struct QueueContractTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct QueueContractTests {
+    /// Leases that must not expire during a test step (generous: see `TestTiming`).
     let timing: ClusterTiming = {
         var t = fastTiming()
-        t.leaseSeconds = 0.6
         t.maxAttempts = 2
         return t
     }()
+    /// Leases a test lets expire on purpose: given only to the claims and checks that should see them expire.
+    let short = shortLeaseTiming(maxAttempts: 2)
     let planner = GlobalPlanner(policy: .leastRequests)
 
     func round(_ q: any DistributedQueue) async throws -> [Assignment] {
@@ -43,11 +45,12 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         try await q.register(name: "i2", address: "-", load: load(), timing: timing)
         try await q.enqueue(QueuedRequest(id: 7, origin: "r", prompt: [1, 2, 3], params: greedy(4)))
         let a = try await round(q)
-        #expect(a.map(\.requestId) == [7])
+        try #require(a.map(\.requestId) == [7])
         let owner = a[0].instance, other = owner == "i1" ? "i2" : "i1"
         #expect(try await q.claim(instance: other, limit: 5, timing: timing).isEmpty)
         let claimed = try await q.claim(instance: owner, limit: 5, timing: timing)
-        #expect(claimed.map(\.id) == [7] && claimed[0].prompt == [1, 2, 3] && claimed[0].params == greedy(4))
+        try #require(claimed.map(\.id) == [7])
+        #expect(claimed[0].prompt == [1, 2, 3] && claimed[0].params == greedy(4))
         #expect(try await q.claim(instance: owner, limit: 5, timing: timing).isEmpty, "claimed twice")
         #expect(try await q.append(instance: owner, [TokenDelta(id: 7, start: 0, tokens: [10, 11])]).isEmpty)
         // A replayed delta (same start) and another instance's delta are both refused.
@@ -95,8 +98,8 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         #expect(try await q.setDraining(name: "i1", false))
         #expect(try await round(q).map(\.requestId) == [6])
         _ = try await q.claim(instance: "i1", limit: 5, timing: timing)
-        try await Task.sleep(for: .milliseconds(800))   // no heartbeat: i1 is dead
-        #expect(try await !q.enqueue(QueuedRequest(id: 7, origin: "r", prompt: [1], params: greedy(2)), directTo: "i1", timing: timing))
+        try await Task.sleep(for: TestTiming.pastShortLease)   // no heartbeat: with the short lease, i1 is dead
+        #expect(try await !q.enqueue(QueuedRequest(id: 7, origin: "r", prompt: [1], params: greedy(2)), directTo: "i1", timing: short))
         let states = try await q.progress(ids: [1, 2, 3, 4, 5, 6, 7]).sorted { $0.id < $1.id }.map(\.state)
         #expect(states.last == .queued)
         #expect(try await q.progress(ids: [1]).first?.attempts == 1, "a direct assignment counts as the first attempt")
@@ -108,20 +111,26 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         defer { close(q) }
         try await q.register(name: "dead", address: "-", load: load(), timing: timing)
         try await q.enqueue(QueuedRequest(id: 1, origin: "r", prompt: [5], params: greedy(8)))
-        #expect(try await round(q).first?.instance == "dead")
-        _ = try await q.claim(instance: "dead", limit: 1, timing: timing)
-        _ = try await q.append(instance: "dead", [TokenDelta(id: 1, start: 0, tokens: [20, 21, 22])])
-        try await Task.sleep(for: .milliseconds(800))   // no heartbeat: lease and instance expire
+        try #require(try await round(q).first?.instance == "dead")
+        // Claimed with the short lease (nothing reaps until the next round, so the append below is still fenced in).
+        try #require(try await q.claim(instance: "dead", limit: 1, timing: short).map(\.id) == [1])
+        #expect(try await q.append(instance: "dead", [TokenDelta(id: 1, start: 0, tokens: [20, 21, 22])]).isEmpty)
+        try await Task.sleep(for: TestTiming.pastShortLease)   // no heartbeat: lease and instance expire
         try await q.register(name: "alive", address: "-", load: load(), timing: timing)
-        let again = try await round(q)
-        #expect(again.map(\.instance) == ["alive"])
-        let resumed = try #require(try await q.claim(instance: "alive", limit: 1, timing: timing).first)
+        // The round tells live instances by a lease between the two: "dead" has been silent for longer, "alive" just
+        // registered.
+        var seen = short
+        seen.leaseSeconds = TestTiming.shortLease * 2
+        let again = try await q.scheduleRound(limit: 100, timing: seen) { planner.plan($0, $1) }.assigned
+        try #require(again.map(\.instance) == ["alive"])
+        let resumed = try #require(try await q.claim(instance: "alive", limit: 1, timing: short).first)
         #expect(resumed.delivered == [20, 21, 22] && resumed.attempts == 2)
         #expect(resumed.engineRequest.promptTokenIds == [5, 20, 21, 22] && resumed.engineRequest.params.maxTokens == 5)
         #expect(try await q.append(instance: "dead", [TokenDelta(id: 1, start: 3, tokens: [9])]) == [1], "the dead instance's append was accepted")
-        // The second instance dies too: attempts (2) reached the limit, so the request fails with a clear error.
-        try await Task.sleep(for: .milliseconds(800))
-        _ = try await round(q)
+        // The second instance dies too (its short lease expires): attempts (2) reached the limit, so the request
+        // fails with a clear error.
+        try await Task.sleep(for: TestTiming.pastShortLease)
+        _ = try await q.scheduleRound(limit: 100, timing: short) { planner.plan($0, $1) }
         let p = try #require(try await q.progress(ids: [1]).first)
         #expect(p.state == .failed)
         #expect(p.error?.contains("failed 2 times") == true, "\(p.error ?? "nil")")
@@ -139,10 +148,11 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         var order: [Int64] = []
         for _ in 0..<4 {
             let a = try await round(q)
-            #expect(a.count == 1, "capacity 1 but \(a.count) assigned")
+            try #require(a.count == 1, "capacity 1 but \(a.count) assigned")
             order += a.map(\.requestId)
             #expect(try await round(q).isEmpty, "assigned beyond capacity")
             let c = try await q.claim(instance: "one", limit: 1, timing: timing)
+            try #require(c.count == 1)
             _ = try await q.append(instance: "one", [TokenDelta(id: c[0].id, start: 0, tokens: [1], finish: .length)])
             _ = try await q.heartbeat(name: "one", load: load(capacity: 1), timing: timing)
         }
@@ -174,7 +184,7 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
     }
 }
 
-@Suite(.serialized) struct PostgresQueueTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct PostgresQueueTests {
     @Test func migrationsAreVersionedAndIdempotent() async throws {
         let url = try await TestDatabase.fresh()
         let q = try await PostgresQueue.connect(url, logger: quietLogger)
@@ -213,6 +223,39 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
             attempts.append(a)
         }
         #expect(attempts.count == assigned.count && attempts.allSatisfy { $0 == 1 })
+    }
+
+    /// The logs must tell a missing database from a refused connection from a failed statement, and never show
+    /// the password.
+    @Test func databaseErrorsNameTheirCauseWithoutThePassword() async throws {
+        let base = try PostgresURL(try TestDatabase.server.get())
+        func failure(_ url: String) async -> String {
+            do { _ = try await PostgresQueue.connect(url, logger: quietLogger); return "connected" } catch { return "\(error)" }
+        }
+        let missing = await failure("postgres://\(base.user):s3cret-pw@\(base.host):\(base.port)/no_such_db")
+        #expect(missing.contains("SQLSTATE 3D000") && missing.contains("no_such_db") && missing.contains("\(base.host):\(base.port)"), "\(missing)")
+        #expect(!missing.contains("s3cret-pw") && !missing.contains("Generic description"), "\(missing)")
+        // Port 1 (tcpmux) is not listening on a test machine: the connection is refused.
+        let refused = await failure("postgres://u:s3cret-pw@127.0.0.1:1/x")
+        #expect(refused.contains("127.0.0.1:1/x") && refused.lowercased().contains("connect"), "\(refused)")
+        #expect(!refused.contains("s3cret-pw") && !refused.contains("Generic description"), "\(refused)")
+        // A server error on a live queue: the operation, its SQLSTATE and message; not a connection problem.
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        defer { q.close() }
+        do {
+            try await q.op("test") { _ = try await q.client.query("SELECT 1/0", logger: quietLogger) }
+            Issue.record("no error")
+        } catch let e as QueueError {
+            #expect(!e.unreachable, "\(e)")
+            #expect(e.description.contains("queue test failed") && e.description.contains("SQLSTATE 22012")
+                    && e.description.contains("division by zero"), "\(e)")
+        }
+        // A bad URL is reported without its password.
+        #expect(PostgresURL.redacted("mysql://bob:p%40ss@db:1/q") == "mysql://bob:***@db:1/q")
+        #expect(PostgresURL.redacted("postgres://bob@db/q") == "postgres://bob@db/q")
+        do { _ = try PostgresURL("mysql://bob:hunter2@db:1/q"); Issue.record("accepted mysql://") } catch {
+            #expect(!"\(error)".contains("hunter2") && "\(error)".contains("bob:***@db"), "\(error)")
+        }
     }
 
     @Test func urlParsing() throws {

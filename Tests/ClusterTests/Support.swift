@@ -80,11 +80,41 @@ let quietLogger: Logger = {
     return l
 }()
 
+/// Every lease, heartbeat, sweep and deadline the cluster tests use, from one place. Leases are generous: on a
+/// loaded 2-core machine (CI builds beside the tests) a process can stall for a second, and a lease that expires
+/// by accident turns a test about something else into a failover. `SWIFTLET_TEST_TIME_SCALE` (default 1)
+/// stretches all of them on an even slower machine.
+enum TestTiming {
+    static let scale: Double = ProcessInfo.processInfo.environment["SWIFTLET_TEST_TIME_SCALE"].flatMap(Double.init).map { max(0.5, $0) } ?? 1
+    /// The lease the tests' routers and instances run with.
+    static var lease: Double { 3 * scale }
+    static var heartbeatMs: Int { Int(250 * scale) }
+    static var heartbeat: Duration { .milliseconds(heartbeatMs) }
+    static var sweep: Duration { .milliseconds(Int(250 * scale)) }
+    /// A lease a test lets expire on purpose (short, so that the test waits little).
+    static var shortLease: Double { 0.5 * scale }
+    /// Sleeping this long makes a `shortLease` lease (or a heartbeat that old) expire for sure, with a margin for a
+    /// stalled machine; still well inside `lease`, so live instances stay alive meanwhile.
+    static var pastShortLease: Duration { .milliseconds(Int(2000 * scale)) }
+    /// How long a test waits for a condition that should hold soon (`eventually`).
+    static var deadline: Double { 60 * scale }
+    /// How long a whole client request may take in a test.
+    static var requestTimeout: Int64 { Int64(300 * scale) }
+}
+
 func fastTiming() -> ClusterTiming {
     var t = ClusterTiming()
-    t.heartbeat = .milliseconds(200)
-    t.leaseSeconds = 1.5
-    t.sweep = .milliseconds(250)
+    t.heartbeat = TestTiming.heartbeat
+    t.leaseSeconds = TestTiming.lease
+    t.sweep = TestTiming.sweep
+    return t
+}
+
+/// `fastTiming()` with the lease a test lets expire on purpose.
+func shortLeaseTiming(maxAttempts: Int = 3) -> ClusterTiming {
+    var t = fastTiming()
+    t.leaseSeconds = TestTiming.shortLease
+    t.maxAttempts = maxAttempts
     return t
 }
 
@@ -168,7 +198,7 @@ final class TestRouter: Sendable {
         req.method = .POST
         req.body = .bytes(ByteBuffer(string: body))
         req.headers.add(name: "Content-Type", value: "application/json")
-        let resp = try await wideClient.execute(req, timeout: .seconds(300))
+        let resp = try await wideClient.execute(req, timeout: .seconds(TestTiming.requestTimeout))
         let bytes = try await resp.body.collect(upTo: 64 << 20)
         return (Int(resp.status.code), String(buffer: bytes))
     }
@@ -205,6 +235,15 @@ func collect(_ stream: AsyncStream<RequestOutput>) async -> Collected {
     return c
 }
 
+/// `collect` of a stream that may fail to start (the failure becomes the result's error, not a crash).
+func collectOrError(_ start: () throws -> AsyncStream<RequestOutput>) async -> Collected {
+    do { return await collect(try start()) } catch {
+        var c = Collected()
+        c.finish = .error; c.error = "generate threw: \(error)"
+        return c
+    }
+}
+
 func greedy(_ maxTokens: Int) -> SamplingParams {
     var p = SamplingParams()
     p.temperature = 0
@@ -228,7 +267,7 @@ func reference(_ prompts: [[Int32]], maxTokens: Int) async throws -> [Collected]
     defer { engine.shutdown() }
     return await withTaskGroup(of: (Int, Collected).self) { g in
         for (i, p) in prompts.enumerated() {
-            g.addTask { (i, await collect(try! engine.generate(EngineRequest(promptTokenIds: p, params: greedy(maxTokens))))) }
+            g.addTask { (i, await collectOrError { try engine.generate(EngineRequest(promptTokenIds: p, params: greedy(maxTokens))) }) }
         }
         var out = [Collected](repeating: Collected(), count: prompts.count)
         for await (i, c) in g { out[i] = c }
@@ -236,8 +275,8 @@ func reference(_ prompts: [[Int32]], maxTokens: Int) async throws -> [Collected]
     }
 }
 
-/// Polls `condition` every 50 ms for up to `seconds`.
-func eventually(_ seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
+/// Polls `condition` every 50 ms for up to `seconds` (default `TestTiming.deadline`).
+func eventually(_ seconds: Double = TestTiming.deadline, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

@@ -122,7 +122,7 @@ struct EngineAPITests {
             for await (i, c) in g { out[i] = c }
             return out
         }
-        #expect(batched[3]!.ids == alone.ids)
+        #expect(batched[3]?.ids == alone.ids)
         // Different seeds do give different samples (40 tokens at T=0.9).
         #expect(Set((0..<8).map { batched[$0]!.ids }).count > 1)
         engine.shutdown()
@@ -168,7 +168,8 @@ struct EngineAPITests {
     @Test func stopTokenIdsAndMinTokens() async throws {
         let engine = try makeEngine()
         let free = await collect(try engine.generate(EngineRequest(promptTokenIds: [1], params: greedyParams(40))))
-        let t = free.ids[5], first = free.ids.firstIndex(of: t)!
+        try #require(free.ids.count > 5, "\(free)")
+        let t = free.ids[5], first = try #require(free.ids.firstIndex(of: t))
         var p = greedyParams(40); p.stopTokenIds = [t]
         let stopped = await collect(try engine.generate(EngineRequest(promptTokenIds: [1], params: p)))
         #expect(stopped.finish == .stop)
@@ -202,9 +203,10 @@ struct EngineAPITests {
         let r = await collect(try engine.generate(EngineRequest(promptTokenIds: [1, 403], params: p)))
         #expect(r.logprobs.count == 5)
         for lp in r.logprobs {
+            let best = try #require(lp.top.first)
             #expect(lp.top.count == 5)
-            #expect(lp.top[0].tokenId == lp.tokenId)          // greedy picks the best
-            #expect(abs(lp.top[0].logprob - lp.logprob) < 1e-5)
+            #expect(best.tokenId == lp.tokenId)          // greedy picks the best
+            #expect(abs(best.logprob - lp.logprob) < 1e-5)
             #expect(zip(lp.top, lp.top.dropFirst()).allSatisfy { $0.logprob >= $1.logprob })
             #expect(lp.logprob <= 0)
             #expect(lp.top.reduce(Float(0)) { $0 + exp($1.logprob) } <= 1.0001)
@@ -244,7 +246,8 @@ struct EngineAPITests {
         }
         #expect(await task.value >= 5)
         var waited = 0
-        while engine.currentStats.numFreeBlocks != 64 && waited < 200 { try await Task.sleep(for: .milliseconds(10)); waited += 1 }
+        while engine.currentStats.numFreeBlocks != 64 && waited < 3000 {   // up to 30 s on a loaded machine
+            try await Task.sleep(for: .milliseconds(10)); waited += 1 }
         #expect(engine.currentStats.numFreeBlocks == 64)
         #expect(engine.currentStats.numRunning == 0)
         engine.shutdown()

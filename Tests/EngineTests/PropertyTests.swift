@@ -49,7 +49,7 @@ extension EngineSuite {
                     }
                 }
                 var waited = 0
-                while (engine.currentStats.numFreeBlocks != 16 || engine.currentStats.numRunning != 0) && waited < 300 {
+                while (engine.currentStats.numFreeBlocks != 16 || engine.currentStats.numRunning != 0) && waited < 3000 {   // up to 30 s
                     try? await Task.sleep(for: .milliseconds(10)); waited += 1
                 }
                 #expect(engine.currentStats.numFreeBlocks == 16, "seed \(seed): blocks leaked")

@@ -40,9 +40,10 @@ private func object(_ s: String) throws -> [String: Any] {
         #expect(o["usage"] == nil)
         #expect(o["system_fingerprint"] is NSNull)
         let typed = try JSONDecoder().decode(ChatCompletionChunk.self, from: Data(s.utf8))
-        #expect(typed.choices[0].delta == ChatDelta(role: nil, content: nil))
-        #expect(typed.choices[0].logprobs == ChatLogprobs(content: lp))
-        #expect(typed.choices[0].finishReason == "length")
+        let choice = try #require(typed.choices.first)
+        #expect(choice.delta == ChatDelta(role: nil, content: nil))
+        #expect(choice.logprobs == ChatLogprobs(content: lp))
+        #expect(choice.finishReason == "length")
     }
 
     @Test func completionChunkRoundTrips() throws {
@@ -70,7 +71,7 @@ private func object(_ s: String) throws -> [String: Any] {
         let lp = [ChatTokenLogprob(token: "a", logprob: -.infinity, bytes: nil, topLogprobs: [])]
         let typed = try JSONDecoder().decode(ChatCompletionChunk.self,
                                              from: Data(enc.chat(index: 0, role: nil, content: "a", logprobs: lp, finishReason: nil).utf8))
-        #expect(typed.choices[0].logprobs?.content[0].logprob == -9999)
+        #expect(typed.choices.first?.logprobs?.content.first?.logprob == -9999)
     }
 
     @Test func floatsPrintShortest() {

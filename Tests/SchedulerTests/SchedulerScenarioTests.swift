@@ -148,7 +148,7 @@ import Testing
         sim.scheduler.update(after: out, sampled: [1: 3])
     }
 
-    @Test func abortsAreAppliedAtTheNextScheduleAndFreeTheBlocks() {
+    @Test func abortsAreAppliedAtTheNextScheduleAndFreeTheBlocks() throws {
         var sim = EngineSimulator(config: SchedulerConfig(maxNumSeqs: 1, blockSize: 4, numBlocks: 12), stop: nil)
         try! sim.add(Job(id: 1, prompt: prompt(6), maxTokens: 10, priority: 0, addStep: 0), arrival: 0)
         try! sim.add(Job(id: 2, prompt: prompt(6, salt: 1), maxTokens: 10, priority: 0, addStep: 0), arrival: 1)
@@ -160,7 +160,7 @@ import Testing
         #expect(sim.scheduler.stats.numFreeBlocks == 10)
         #expect(sim.scheduler.hasWork)
         let out = sim.scheduler.schedule()
-        #expect(out.finished.map(\.id) == [1, 2])
+        try #require(out.finished.map(\.id) == [1, 2])
         #expect(out.finished.allSatisfy { $0.reason == .abort })
         #expect(out.finished[0].outputTokenIds.count == 1)
         #expect(out.scheduled.isEmpty)
@@ -168,7 +168,7 @@ import Testing
         #expect(sim.scheduler.stats.numFreeBlocks == 12)
     }
 
-    @Test func updateReportsLengthStopErrorAndEngineFinishes() {
+    @Test func updateReportsLengthStopErrorAndEngineFinishes() throws {
         var s = Scheduler(config: SchedulerConfig(blockSize: 4, numBlocks: 12))
         for (id, maxTokens) in [(1, 1), (2, 5), (3, 5), (4, 5)] {
             try! s.add(SchedulerRequest(id: RequestID(id), promptTokenIds: [1, 2, 3], maxTokens: maxTokens, arrival: UInt64(id)))
@@ -179,7 +179,7 @@ import Testing
         // 1 reaches maxTokens; 2 hits a stop token; 3 gets no token (error); 4 goes on; 5 is ended by the
         // engine (its reason wins over .length).
         let finished = s.update(after: out, sampled: [1: 7, 2: 8, 4: 9, 5: 1], finishing: [2: .stop, 5: .abort])
-        #expect(finished.map(\.id) == [1, 2, 3, 5])
+        try #require(finished.map(\.id) == [1, 2, 3, 5])
         #expect(finished.map(\.reason) == [.length, .stop, .error, .abort])
         #expect(finished[0].outputTokenIds == [7])
         #expect(finished[1].outputTokenIds == [8])

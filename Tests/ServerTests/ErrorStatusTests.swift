@@ -1,9 +1,11 @@
 import AsyncHTTPClient
 import Engine
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import Server
+import Synchronization
 import Testing
 
 /// Every error status over real HTTP, each with an OpenAI-shaped body.
@@ -119,12 +121,15 @@ import Testing
     }
 
     @Test func streamingDisconnectAbortsTheEngineRequest() async throws {
-        try await withLiveServer { live in
+        let store = CapturingLogHandler.Store()
+        let logger = Logger(label: "access") { _ in CapturingLogHandler(store: store) }
+        try await withLiveServer(logger: logger) { live in
             let maxLen = live.engine.modelInfo.maxModelLen
             // Many long choices: far more work than can finish before the client goes away.
             var req = HTTPClientRequest(url: "http://127.0.0.1:\(live.port)/v1/completions")
             req.method = .POST
             req.headers.add(name: "Content-Type", value: "application/json")
+            req.headers.add(name: "X-Request-Id", value: "gone-stream")
             req.body = .bytes(ByteBuffer(string: #"{"prompt":[1],"max_tokens":\#(maxLen - 1),"ignore_eos":true,"n":16,"stream":true}"#))
             let (gotFirst, firstSeen) = AsyncStream<Void>.makeStream()
             let client = Task {
@@ -148,19 +153,33 @@ import Testing
             let full = metrics.split(separator: "\n").first { $0.hasPrefix("swiftlet:generation_tokens_total ") }
             let generated = Int(full?.split(separator: " ").last ?? "") ?? .max
             #expect(generated < 16 * (maxLen - 1), "generated \(generated)")
+            // All 16 choices count as aborted, and the access log has the tokens they streamed (both are recorded
+            // once the handler has unwound, which the access-log line tells).
+            let line = try #require(await accessLine(store, "gone-stream"), "no access-log line for the cut stream")
+            let counted = try await live.get("/metrics").body
+            #expect(metricValue(counted, #"swiftlet:request_success_total{finished_reason="abort"}"#) == 16,
+                    "\(counted.split(separator: "\n").filter { $0.contains("request_success_total") })")
+            #expect(line["status"] == "499")
+            #expect(line["prompt_tokens"] == "1", "a 1-token prompt (counted once, as OpenAI does, for its 16 choices)")
+            let relayed = metricValue(counted, "swiftlet:generation_tokens_total") ?? -1
+            let completion = Int(line["completion_tokens"] ?? "") ?? 0
+            #expect(completion >= 1 && completion == relayed, "logged \(completion), relayed \(relayed)")
         }
     }
 
     @Test func nonStreamingDisconnectAbortsTheEngineRequest() async throws {
-        try await withLiveServer { live in
+        let store = CapturingLogHandler.Store()
+        let logger = Logger(label: "access") { _ in CapturingLogHandler(store: store) }
+        try await withLiveServer(logger: logger) { live in
             let maxLen = live.engine.modelInfo.maxModelLen
             var req = HTTPClientRequest(url: "http://127.0.0.1:\(live.port)/v1/completions")
             req.method = .POST
             req.headers.add(name: "Content-Type", value: "application/json")
+            req.headers.add(name: "X-Request-Id", value: "gone-collect")
             req.body = .bytes(ByteBuffer(string: #"{"prompt":[1],"max_tokens":\#(maxLen - 1),"ignore_eos":true,"n":16}"#))
             let client = Task { try await HTTPClient.shared.execute(req, timeout: .seconds(60)) }
             // Wait until the engine is busy with the request, then hang up.
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + .seconds(30)
             while await live.engine.stats().numRunning == 0, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(2))
             }
@@ -172,6 +191,32 @@ import Testing
             let line = metrics.split(separator: "\n").first { $0.hasPrefix("swiftlet:generation_tokens_total ") }
             let generated = Int(line?.split(separator: " ").last ?? "") ?? .max
             #expect(generated < 16 * (maxLen - 1), "generated \(generated)")
+            let logged = try #require(await accessLine(store, "gone-collect"), "no access-log line for the cut request")
+            let counted = try await live.get("/metrics").body
+            #expect(metricValue(counted, #"swiftlet:request_success_total{finished_reason="abort"}"#) == 16,
+                    "\(counted.split(separator: "\n").filter { $0.contains("request_success_total") })")
+            #expect(logged["status"] == "499")
+            #expect(logged["prompt_tokens"] == "1")
+            // What the engine generated before the hang-up (it may be 0 if it went away before the first step).
+            let relayed = metricValue(counted, "swiftlet:generation_tokens_total") ?? -1
+            let completion = Int(logged["completion_tokens"] ?? "") ?? -1
+            #expect(completion >= 0 && completion == relayed, "logged \(completion), relayed \(relayed)")
         }
+    }
+}
+
+/// The value of one sample of the Prometheus text (`name{labels} value`), nil when absent.
+func metricValue(_ text: String, _ sample: String) -> Int? {
+    text.split(separator: "\n").first { $0.hasPrefix(sample + " ") }
+        .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }.map { Int($0) }
+}
+
+/// The access-log line of request `id`, waiting for it (a cut request logs once its handler has unwound).
+func accessLine(_ store: CapturingLogHandler.Store, _ id: String, seconds: Double = 30) async -> [String: String]? {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while true {
+        if let r = store.records.withLock({ $0 }).first(where: { $0.metadata["request_id"] == id }) { return r.metadata }
+        if ContinuousClock.now >= deadline { return nil }
+        try? await Task.sleep(for: .milliseconds(20))
     }
 }

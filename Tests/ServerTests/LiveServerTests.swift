@@ -78,7 +78,7 @@ import Testing
                                         #"{"prompt":["Once upon","A dog"],"max_tokens":5,"temperature":0,"echo":true,"logprobs":2}"#)
             #expect(r.status == 200, "\(r.body)")
             let choices = try #require(try r.json()["choices"] as? [[String: Any]])
-            #expect(choices.map { $0["index"] as? Int } == [0, 1])
+            try #require(choices.map { $0["index"] as? Int } == [0, 1])
             #expect((choices[0]["text"] as? String)?.hasPrefix("Once upon") == true)
             #expect((choices[1]["text"] as? String)?.hasPrefix("A dog") == true)
             let lp = try #require(choices[0]["logprobs"] as? [String: Any])

@@ -78,7 +78,7 @@ struct Live: Sendable {
     }
 
     /// Polls until the engine holds no request and no KV block (or fails after `seconds`).
-    func waitUntilIdle(seconds: Double = 10) async throws -> EngineStats {
+    func waitUntilIdle(seconds: Double = 30) async throws -> EngineStats {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         var s = await engine.stats()
         while (s.numRunning > 0 || s.numWaiting > 0 || s.kvUsage > 0), ContinuousClock.now < deadline {
