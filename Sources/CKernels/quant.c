@@ -783,6 +783,94 @@ ROWS_DISPATCH(int8_q4_0_avx2, INT8_Q4_0, 0)
 ROWS_DISPATCH(int8_q4_1_avx2, INT8_Q4_1, 0)
 ROWS_DISPATCH(int8_q8_0_avx2, INT8_Q8_0, 0)
 
+// int8 Q8_0 in 8 × R register tiles (as llama.cpp's repacked Q8_0 GEMM). A tile of 8 weight rows is interleaved per
+// call into per-thread scratch, 4 quants of each row in turn, so that one 32-byte vector holds quants 4c..4c+3 of
+// all 8 rows (stored as the mask w < 0, with |w| beside it): the dot of a broadcast 4-byte activation chunk with it leaves one i32 lane per
+// weight row, so a block's 8 integer dots come out in one vector, converted and scaled once per activation row
+// (instead of once per row pair plus a horizontal sum), and each weight vector loaded serves R activation rows.
+// The integer block dots are the untiled path's; only the float summation order differs.
+enum { Q8T_BLOCK = 8 * 32 * 2 + 8 * 4 };   // per block: (w < 0)[8 chunks][32], |w|[8][32], d[8] (f32)
+
+AVX2F void q8t_pack(const swl_matrix *W, int n, int nb, uint8_t *dst) {
+    const uint8_t *rows[8];
+    for (int i = 0; i < 8; i++) rows[i] = (const uint8_t *)W->data + (size_t)(n + i) * W->row_bytes;
+    for (int b = 0; b < nb; b++) {
+        // R8: group g = b / 8 of gs blocks holds gs scales, then gs 32-byte quant arrays
+        const int g = b >> 3, i8 = b & 7, gs = nb - (g << 3) < 8 ? nb - (g << 3) : 8;
+        const size_t doff = (size_t)g * 8 * 34 + 2 * i8, qoff = (size_t)g * 8 * 34 + 2 * gs + 32 * i8;
+        __m256i v[8];
+        uint16_t dh[8];
+        for (int i = 0; i < 8; i++) {
+            v[i] = _mm256_loadu_si256((const __m256i *)(rows[i] + qoff));
+            dh[i] = ld16(rows[i] + doff);
+        }
+        // 8 × 8 transpose of 32-bit words: out[c] lane i = word c of row i
+        __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+        __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+        __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+        __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+        __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+        __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+        __m256i o[8];
+        o[0] = _mm256_permute2x128_si256(u0, u4, 0x20); o[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+        o[1] = _mm256_permute2x128_si256(u1, u5, 0x20); o[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+        o[2] = _mm256_permute2x128_si256(u2, u6, 0x20); o[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+        o[3] = _mm256_permute2x128_si256(u3, u7, 0x20); o[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+        uint8_t *p = dst + (size_t)b * Q8T_BLOCK;
+        for (int c = 0; c < 8; c++) {
+            _mm256_store_si256((__m256i *)(p + 32 * c), _mm256_cmpgt_epi8(_mm256_setzero_si256(), o[c]));
+            _mm256_store_si256((__m256i *)(p + 256 + 32 * c), _mm256_sign_epi8(o[c], o[c]));
+        }
+        _mm256_store_ps((float *)(p + 512), _mm256_cvtph_ps(_mm_setr_epi16((short)dh[0], (short)dh[1], (short)dh[2], (short)dh[3],
+                                                                            (short)dh[4], (short)dh[5], (short)dh[6], (short)dh[7])));
+    }
+}
+
+/// Outputs n..n+7 of activation rows r0..r0+R from a packed tile.
+AVX2 void q8t_body(const job_t *j, const uint8_t *tile, int r0, const int R, int n) {
+    const act_t *a = j->act;
+    const int nb = a->nb;
+    const int8_t *xq[4];
+    const float *xd[4];
+    for (int r = 0; r < R; r++) {
+        xq[r] = a->xq + (size_t)(r0 + r) * a->K;
+        xd[r] = a->xd + (size_t)(r0 + r) * nb;
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *p = tile + (size_t)b * Q8T_BLOCK;
+        __m256i is[4];
+        for (int c = 0; c < 8; c++) {
+            __m256i neg = _mm256_load_si256((const __m256i *)(p + 32 * c));
+            __m256i aw = _mm256_load_si256((const __m256i *)(p + 256 + 32 * c));
+            for (int r = 0; r < R; r++) {
+                int32_t xv;
+                memcpy(&xv, xq[r] + 32 * b + 4 * c, 4);
+                // x·sign(w) as (x ^ neg) − neg: two simple ops off the multiply pipes vpsignb shares with
+                // vpmaddubsw/vpmaddwd on Zen 3 (where w = 0, |w| = 0 makes the product 0 either way)
+                __m256i xs = _mm256_sub_epi8(_mm256_xor_si256(_mm256_set1_epi32(xv), neg), neg);
+                __m256i d = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones);
+                is[r] = c ? _mm256_add_epi32(is[r], d) : d;
+            }
+        }
+        __m256 dw = _mm256_load_ps((const float *)(p + 512));
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[r]), _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
+    }
+    for (int r = 0; r < R; r++) {
+        float *y = j->Y + (size_t)(r0 + r) * j->ldy + n;
+        _mm256_storeu_ps(y, j->acc ? _mm256_add_ps(_mm256_loadu_ps(y), acc[r]) : acc[r]);
+    }
+}
+AVX2F void q8t_1(const job_t *j, const uint8_t *t, int r0, int n) { q8t_body(j, t, r0, 1, n); }
+AVX2F void q8t_2(const job_t *j, const uint8_t *t, int r0, int n) { q8t_body(j, t, r0, 2, n); }
+AVX2F void q8t_3(const job_t *j, const uint8_t *t, int r0, int n) { q8t_body(j, t, r0, 3, n); }
+AVX2F void q8t_4(const job_t *j, const uint8_t *t, int r0, int n) { q8t_body(j, t, r0, 4, n); }
+
 // ---- New formats on AVX2: vector unpacking of the common formats (Q5_x, Q4_K, Q5_K, Q6_K; Q2_K/Q3_K unpack in C),
 // then one GEMV and one int8 body per class.
 
@@ -1176,6 +1264,7 @@ static int gemv_needs_sums(int type, int isa) {
 static pthread_mutex_t linear_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct { void *p; size_t cap; } act_buf;
 static struct { float *p; size_t cap; } panels[256];
+static struct { void *p; size_t cap; } q8tiles[256];   // per-thread packed Q8_0 weight tile (q8t_task)
 
 static void *grow(void **p, size_t *cap, size_t need) {
     if (need > *cap) {
@@ -1240,6 +1329,36 @@ static void rows_task(void *ctx, int tid, int nth) {
     }
 }
 
+#ifdef SWL_X86
+// Q8_0 int8 at M >= Q8T_MIN_M: each thread packs 8 weight rows at a time, then runs every activation row over them
+// (R = 4 a pass); the rows past the last whole 8 go through the untiled kernel.
+enum { Q8T_MIN_M = 4 };
+
+static void q8t_task(void *ctx, int tid, int nth) {
+    task_t *t = ctx;
+    const swl_matrix *W = t->job.W;
+    int n0, n1;
+    split(W->rows, tid, nth, &n0, &n1);
+    if (n0 >= n1) return;
+    const int nb = W->cols / 32, M = t->M;
+    uint8_t *tile = grow(&q8tiles[tid].p, &q8tiles[tid].cap, (size_t)nb * Q8T_BLOCK);
+    int n = n0;
+    for (; n + 8 <= n1; n += 8) {
+        q8t_pack(W, n, nb, tile);
+        int r = 0;
+        for (; r + 4 <= M; r += 4) q8t_4(&t->job, tile, r, n);
+        switch (M - r) {
+        case 1: q8t_1(&t->job, tile, r, n); break;
+        case 2: q8t_2(&t->job, tile, r, n); break;
+        case 3: q8t_3(&t->job, tile, r, n); break;
+        default: break;
+        }
+    }
+    if (n < n1)
+        for (int r = 0; r < M; r += 4) int8_q8_0_avx2(&t->job, r, M - r < 4 ? M - r : 4, n, n1);
+}
+#endif
+
 static void panel_task(void *ctx, int tid, int nth) {
     task_t *t = ctx;
     const swl_matrix *W = t->job.W;
@@ -1301,6 +1420,11 @@ void swl_linear_path(const swl_matrix *W, const float *X, int ldx, int M, float 
     if (path == SWL_PATH_PANEL) swl_pool_run(panel_task, &t, nth);
     else {
         t.kern = path == SWL_PATH_INT8 ? int8_kernel(W->type, isa) : gemv_kernel(W->type, isa);
+#ifdef SWL_X86
+        if (path == SWL_PATH_INT8 && W->type == (SWL_T_Q8_0 | SWL_LAYOUT_R8) && isa >= SWL_ISA_AVX2 && M >= Q8T_MIN_M)
+            swl_pool_run(q8t_task, &t, nth);
+        else
+#endif
         swl_pool_run(rows_task, &t, nth);
     }
     pthread_mutex_unlock(&linear_mu);
