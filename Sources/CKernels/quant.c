@@ -1199,6 +1199,97 @@ KQ_KERNELS(q3_k, SWL_T_Q3_K)
 KQ_KERNELS(q4_k, SWL_T_Q4_K)
 KQ_KERNELS(q5_k, SWL_T_Q5_K)
 KQ_KERNELS(q6_k, SWL_T_Q6_K)
+
+// The same tiling for the class-A formats (Q5_0, Q5_1, Q4_K, Q5_K: unsigned quants per 32-block, w = sc·q − mn):
+// 8 rows' units unpacked as the untiled kernel does, their quants interleaved 4 at a time, and per 32-block the 8
+// rows' sc and mn; the unsigned quants go straight into vpmaddubsw, and mn·Σx is one FMA a block per activation row.
+enum { KAT_BLOCK = 8 * 32 + 2 * 8 * 4 };   // per 32-block: q[8 chunks][32], sc[8], mn[8] (f32)
+
+AVX2 void transpose8x32(const __m256i v[8], __m256i o[8]) {   // o[c] lane i = 32-bit word c of v[i]
+    __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+    __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    o[0] = _mm256_permute2x128_si256(u0, u4, 0x20); o[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+    o[1] = _mm256_permute2x128_si256(u1, u5, 0x20); o[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+    o[2] = _mm256_permute2x128_si256(u2, u6, 0x20); o[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+    o[3] = _mm256_permute2x128_si256(u3, u7, 0x20); o[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
+
+AVX2 void kat_pack_body(const swl_matrix *W, int n, int nb, uint8_t *dst, const int t) {
+    const int nbq = W->cols / swl_type_block_elems(t), nu = (nb + 7) / 8;
+    const uint8_t *rows[8];
+    for (int i = 0; i < 8; i++) rows[i] = (const uint8_t *)W->data + (size_t)(n + i) * W->row_bytes;
+    kunit U[8];
+    for (int u = 0; u < nu; u++) {
+        for (int i = 0; i < 8; i++) unpack_avx2(t, rows[i], nbq, u, &U[i]);
+        const int ns = U[0].ne / 32;
+        for (int s = 0; s < ns; s++) {
+            __m256i v[8], o[8];
+            for (int i = 0; i < 8; i++) v[i] = _mm256_load_si256((const __m256i *)(U[i].q + 32 * s));
+            transpose8x32(v, o);
+            uint8_t *p = dst + (size_t)(8 * u + s) * KAT_BLOCK;
+            for (int c = 0; c < 8; c++) _mm256_store_si256((__m256i *)(p + 32 * c), o[c]);
+            float *sc = (float *)(p + 256), *mn = sc + 8;
+            for (int i = 0; i < 8; i++) { sc[i] = U[i].sc[s]; mn[i] = U[i].mn[s]; }
+        }
+    }
+}
+
+/// Outputs n..n+7 of activation rows r0..r0+R from a packed class-A tile.
+AVX2 void kat_body(const job_t *j, const uint8_t *tile, int r0, const int R, int n) {
+    const act_t *a = j->act;
+    const int nb = a->nb;
+    const int8_t *xq[4];
+    const float *xd[4], *xs[4];
+    for (int r = 0; r < R; r++) {
+        xq[r] = a->xq + (size_t)(r0 + r) * a->K;
+        xd[r] = a->xd + (size_t)(r0 + r) * nb;
+        xs[r] = a->xsum + (size_t)(r0 + r) * nb;
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4], off[4];
+    for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *p = tile + (size_t)b * KAT_BLOCK;
+        __m256i is[4];
+        for (int c = 0; c < 8; c++) {
+            __m256i q = _mm256_load_si256((const __m256i *)(p + 32 * c));
+            for (int r = 0; r < R; r++) {
+                int32_t xv;
+                memcpy(&xv, xq[r] + 32 * b + 4 * c, 4);
+                __m256i d = _mm256_madd_epi16(_mm256_maddubs_epi16(q, _mm256_set1_epi32(xv)), ones);
+                is[r] = c ? _mm256_add_epi32(is[r], d) : d;
+            }
+        }
+        __m256 sc = _mm256_load_ps((const float *)(p + 256)), mn = _mm256_load_ps((const float *)(p + 288));
+        for (int r = 0; r < R; r++) {
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[r]), _mm256_mul_ps(sc, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
+            off[r] = _mm256_fnmadd_ps(mn, _mm256_broadcast_ss(xs[r] + b), off[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *y = j->Y + (size_t)(r0 + r) * j->ldy + n;
+        __m256 v = _mm256_add_ps(acc[r], off[r]);
+        _mm256_storeu_ps(y, j->acc ? _mm256_add_ps(_mm256_loadu_ps(y), v) : v);
+    }
+}
+AVX2F void kat_pack(const swl_matrix *W, int n, int nb, uint8_t *dst) {
+    switch (W->type) {
+    case SWL_T_Q5_0: kat_pack_body(W, n, nb, dst, SWL_T_Q5_0); break;
+    case SWL_T_Q5_1: kat_pack_body(W, n, nb, dst, SWL_T_Q5_1); break;
+    case SWL_T_Q4_K: kat_pack_body(W, n, nb, dst, SWL_T_Q4_K); break;
+    default: kat_pack_body(W, n, nb, dst, SWL_T_Q5_K); break;
+    }
+}
+AVX2F void kat_1(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 1, n); }
+AVX2F void kat_2(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 2, n); }
+AVX2F void kat_3(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 3, n); }
+AVX2F void kat_4(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 4, n); }
 #endif
 
 typedef void (*kernel_fn)(const job_t *, int r0, int R, int n0, int n1);
@@ -1264,7 +1355,7 @@ static int gemv_needs_sums(int type, int isa) {
 static pthread_mutex_t linear_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct { void *p; size_t cap; } act_buf;
 static struct { float *p; size_t cap; } panels[256];
-static struct { void *p; size_t cap; } q8tiles[256];   // per-thread packed Q8_0 weight tile (q8t_task)
+static struct { void *p; size_t cap; } tiles[256];   // per-thread packed weight tile (tile_task)
 
 static void *grow(void **p, size_t *cap, size_t need) {
     if (need > *cap) {
@@ -1330,32 +1421,44 @@ static void rows_task(void *ctx, int tid, int nth) {
 }
 
 #ifdef SWL_X86
-// Q8_0 int8 at M >= Q8T_MIN_M: each thread packs 8 weight rows at a time, then runs every activation row over them
-// (R = 4 a pass); the rows past the last whole 8 go through the untiled kernel.
-enum { Q8T_MIN_M = 4 };
+// int8 tiles (Q8_0, class A) at M >= TILE_MIN_M: each thread packs 8 weight rows at a time, then runs every
+// activation row over them (R = 4 a pass); the rows past the last whole 8 go through the untiled kernel.
+enum { TILE_MIN_M = 4 };
 
-static void q8t_task(void *ctx, int tid, int nth) {
+typedef void (*tile_pack_fn)(const swl_matrix *, int n, int nb, uint8_t *dst);
+typedef void (*tile_fn)(const job_t *, const uint8_t *tile, int r0, int n);
+
+static int tile_kind(int type, int isa, int M) {   // 0 none, 1 Q8_0, 2 class A
+    if (isa < SWL_ISA_AVX2 || M < TILE_MIN_M) return 0;
+    if (type == (SWL_T_Q8_0 | SWL_LAYOUT_R8)) return 1;
+    if (type == SWL_T_Q5_0 || type == SWL_T_Q5_1 || type == SWL_T_Q4_K || type == SWL_T_Q5_K) return 2;
+    return 0;
+}
+
+static void tile_task(void *ctx, int tid, int nth) {
     task_t *t = ctx;
     const swl_matrix *W = t->job.W;
     int n0, n1;
     split(W->rows, tid, nth, &n0, &n1);
     if (n0 >= n1) return;
-    const int nb = W->cols / 32, M = t->M;
-    uint8_t *tile = grow(&q8tiles[tid].p, &q8tiles[tid].cap, (size_t)nb * Q8T_BLOCK);
+    const int nb = W->cols / 32, M = t->M, q8 = tile_kind(W->type, t->isa, M) == 1;
+    tile_pack_fn pack = q8 ? q8t_pack : kat_pack;
+    tile_fn f1 = q8 ? q8t_1 : kat_1, f2 = q8 ? q8t_2 : kat_2, f3 = q8 ? q8t_3 : kat_3, f4 = q8 ? q8t_4 : kat_4;
+    uint8_t *tile = grow(&tiles[tid].p, &tiles[tid].cap, (size_t)nb * (q8 ? Q8T_BLOCK : KAT_BLOCK));
     int n = n0;
     for (; n + 8 <= n1; n += 8) {
-        q8t_pack(W, n, nb, tile);
+        pack(W, n, nb, tile);
         int r = 0;
-        for (; r + 4 <= M; r += 4) q8t_4(&t->job, tile, r, n);
+        for (; r + 4 <= M; r += 4) f4(&t->job, tile, r, n);
         switch (M - r) {
-        case 1: q8t_1(&t->job, tile, r, n); break;
-        case 2: q8t_2(&t->job, tile, r, n); break;
-        case 3: q8t_3(&t->job, tile, r, n); break;
+        case 1: f1(&t->job, tile, r, n); break;
+        case 2: f2(&t->job, tile, r, n); break;
+        case 3: f3(&t->job, tile, r, n); break;
         default: break;
         }
     }
     if (n < n1)
-        for (int r = 0; r < M; r += 4) int8_q8_0_avx2(&t->job, r, M - r < 4 ? M - r : 4, n, n1);
+        for (int r = 0; r < M; r += 4) t->kern(&t->job, r, M - r < 4 ? M - r : 4, n, n1);
 }
 #endif
 
@@ -1421,8 +1524,7 @@ void swl_linear_path(const swl_matrix *W, const float *X, int ldx, int M, float 
     else {
         t.kern = path == SWL_PATH_INT8 ? int8_kernel(W->type, isa) : gemv_kernel(W->type, isa);
 #ifdef SWL_X86
-        if (path == SWL_PATH_INT8 && W->type == (SWL_T_Q8_0 | SWL_LAYOUT_R8) && isa >= SWL_ISA_AVX2 && M >= Q8T_MIN_M)
-            swl_pool_run(q8t_task, &t, nth);
+        if (path == SWL_PATH_INT8 && tile_kind(W->type, isa, M)) swl_pool_run(tile_task, &t, nth);
         else
 #endif
         swl_pool_run(rows_task, &t, nth);
