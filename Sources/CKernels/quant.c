@@ -1290,6 +1290,82 @@ AVX2F void kat_1(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, 
 AVX2F void kat_2(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 2, n); }
 AVX2F void kat_3(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 3, n); }
 AVX2F void kat_4(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 4, n); }
+
+// Class B (Q6_K, Q3_K: signed quants, 16-element sub-blocks with integer scales, d per super-block): the same tiles,
+// quants stored as the mask q < 0 and |q| (as Q8_0), the two 16-halves of each 32-block weighted by the 8 rows'
+// integer scales in the vpmaddwd (as the untiled kernel), d of the 8 rows per 32-block.
+enum { KBT_BLOCK = 2 * 8 * 32 + 2 * 32 + 8 * 4 };   // per 32-block: (q < 0)[8][32], |q|[8][32], isc pairs[2][32], d[8]
+
+AVX2 void kbt_pack_body(const swl_matrix *W, int n, int nb, uint8_t *dst, const int t) {
+    const int nbq = W->cols / 256, nu = nb / 8;
+    const uint8_t *rows[8];
+    for (int i = 0; i < 8; i++) rows[i] = (const uint8_t *)W->data + (size_t)(n + i) * W->row_bytes;
+    kunit U[8];
+    for (int u = 0; u < nu; u++) {
+        for (int i = 0; i < 8; i++) unpack_avx2(t, rows[i], nbq, u, &U[i]);
+        for (int s = 0; s < 8; s++) {
+            __m256i v[8], o[8];
+            for (int i = 0; i < 8; i++) v[i] = _mm256_load_si256((const __m256i *)(U[i].q + 32 * s));
+            transpose8x32(v, o);
+            uint8_t *p = dst + (size_t)(8 * u + s) * KBT_BLOCK;
+            for (int c = 0; c < 8; c++) {
+                _mm256_store_si256((__m256i *)(p + 32 * c), _mm256_cmpgt_epi8(_mm256_setzero_si256(), o[c]));
+                _mm256_store_si256((__m256i *)(p + 256 + 32 * c), _mm256_sign_epi8(o[c], o[c]));
+            }
+            int16_t *sc = (int16_t *)(p + 512);
+            float *d = (float *)(p + 576);
+            for (int i = 0; i < 8; i++) {
+                sc[2 * i] = sc[2 * i + 1] = U[i].isc[2 * s];
+                sc[16 + 2 * i] = sc[16 + 2 * i + 1] = U[i].isc[2 * s + 1];
+                d[i] = U[i].d;
+            }
+        }
+    }
+}
+
+AVX2 void kbt_body(const job_t *j, const uint8_t *tile, int r0, const int R, int n) {
+    const act_t *a = j->act;
+    const int nb = a->nb;
+    const int8_t *xq[4];
+    const float *xd[4];
+    for (int r = 0; r < R; r++) {
+        xq[r] = a->xq + (size_t)(r0 + r) * a->K;
+        xd[r] = a->xd + (size_t)(r0 + r) * nb;
+    }
+    __m256 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *p = tile + (size_t)b * KBT_BLOCK;
+        __m256i is[4];
+        for (int c = 0; c < 8; c++) {
+            __m256i neg = _mm256_load_si256((const __m256i *)(p + 32 * c));
+            __m256i aw = _mm256_load_si256((const __m256i *)(p + 256 + 32 * c));
+            __m256i sp = _mm256_load_si256((const __m256i *)(p + 512 + 32 * (c >> 2)));
+            for (int r = 0; r < R; r++) {
+                int32_t xv;
+                memcpy(&xv, xq[r] + 32 * b + 4 * c, 4);
+                __m256i xs = _mm256_sub_epi8(_mm256_xor_si256(_mm256_set1_epi32(xv), neg), neg);
+                __m256i d = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), sp);
+                is[r] = c ? _mm256_add_epi32(is[r], d) : d;
+            }
+        }
+        __m256 dw = _mm256_load_ps((const float *)(p + 576));
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[r]), _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
+    }
+    for (int r = 0; r < R; r++) {
+        float *y = j->Y + (size_t)(r0 + r) * j->ldy + n;
+        _mm256_storeu_ps(y, j->acc ? _mm256_add_ps(_mm256_loadu_ps(y), acc[r]) : acc[r]);
+    }
+}
+AVX2F void kbt_pack(const swl_matrix *W, int n, int nb, uint8_t *dst) {
+    if (W->type == SWL_T_Q6_K) kbt_pack_body(W, n, nb, dst, SWL_T_Q6_K);
+    else kbt_pack_body(W, n, nb, dst, SWL_T_Q3_K);
+}
+AVX2F void kbt_1(const job_t *j, const uint8_t *t, int r0, int n) { kbt_body(j, t, r0, 1, n); }
+AVX2F void kbt_2(const job_t *j, const uint8_t *t, int r0, int n) { kbt_body(j, t, r0, 2, n); }
+AVX2F void kbt_3(const job_t *j, const uint8_t *t, int r0, int n) { kbt_body(j, t, r0, 3, n); }
+AVX2F void kbt_4(const job_t *j, const uint8_t *t, int r0, int n) { kbt_body(j, t, r0, 4, n); }
 #endif
 
 typedef void (*kernel_fn)(const job_t *, int r0, int R, int n0, int n1);
@@ -1421,17 +1497,18 @@ static void rows_task(void *ctx, int tid, int nth) {
 }
 
 #ifdef SWL_X86
-// int8 tiles (Q8_0, class A) at M >= TILE_MIN_M: each thread packs 8 weight rows at a time, then runs every
+// int8 tiles (Q8_0, classes A and B) at M >= TILE_MIN_M: each thread packs 8 weight rows at a time, then runs every
 // activation row over them (R = 4 a pass); the rows past the last whole 8 go through the untiled kernel.
 enum { TILE_MIN_M = 4 };
 
 typedef void (*tile_pack_fn)(const swl_matrix *, int n, int nb, uint8_t *dst);
 typedef void (*tile_fn)(const job_t *, const uint8_t *tile, int r0, int n);
 
-static int tile_kind(int type, int isa, int M) {   // 0 none, 1 Q8_0, 2 class A
+static int tile_kind(int type, int isa, int M) {   // 0 none, 1 Q8_0, 2 class A, 3 class B
     if (isa < SWL_ISA_AVX2 || M < TILE_MIN_M) return 0;
     if (type == (SWL_T_Q8_0 | SWL_LAYOUT_R8)) return 1;
     if (type == SWL_T_Q5_0 || type == SWL_T_Q5_1 || type == SWL_T_Q4_K || type == SWL_T_Q5_K) return 2;
+    if (type == SWL_T_Q6_K || type == SWL_T_Q3_K) return 3;
     return 0;
 }
 
@@ -1441,10 +1518,11 @@ static void tile_task(void *ctx, int tid, int nth) {
     int n0, n1;
     split(W->rows, tid, nth, &n0, &n1);
     if (n0 >= n1) return;
-    const int nb = W->cols / 32, M = t->M, q8 = tile_kind(W->type, t->isa, M) == 1;
-    tile_pack_fn pack = q8 ? q8t_pack : kat_pack;
-    tile_fn f1 = q8 ? q8t_1 : kat_1, f2 = q8 ? q8t_2 : kat_2, f3 = q8 ? q8t_3 : kat_3, f4 = q8 ? q8t_4 : kat_4;
-    uint8_t *tile = grow(&tiles[tid].p, &tiles[tid].cap, (size_t)nb * (q8 ? Q8T_BLOCK : KAT_BLOCK));
+    const int nb = W->cols / 32, M = t->M, kind = tile_kind(W->type, t->isa, M);
+    tile_pack_fn pack = kind == 1 ? q8t_pack : kind == 2 ? kat_pack : kbt_pack;
+    tile_fn f1 = kind == 1 ? q8t_1 : kind == 2 ? kat_1 : kbt_1, f2 = kind == 1 ? q8t_2 : kind == 2 ? kat_2 : kbt_2;
+    tile_fn f3 = kind == 1 ? q8t_3 : kind == 2 ? kat_3 : kbt_3, f4 = kind == 1 ? q8t_4 : kind == 2 ? kat_4 : kbt_4;
+    uint8_t *tile = grow(&tiles[tid].p, &tiles[tid].cap, (size_t)nb * (kind == 1 ? Q8T_BLOCK : kind == 2 ? KAT_BLOCK : KBT_BLOCK));
     int n = n0;
     for (; n + 8 <= n1; n += 8) {
         pack(W, n, nb, tile);
