@@ -2,7 +2,8 @@
 //   ./h check   every format x path x ISA x accumulate, M 1..64, odd row counts, vs dequantize + double dot;
 //               int8 portable vs AVX2 agreement.  ONLY=Q4_K restricts to one format.
 //   ./h dump    random blocks of each format and our dequantization to $DUMP_DIR (gguf_check.py compares).
-//   ./h bench   GFLOP/s per path; THREADS=n pool size, SHAPE=0|1|2, FULLHEAD=1 for all 262144 rows.
+//   ./h bench   GFLOP/s per path; THREADS=n pool size, SHAPE=0|1|2, FULLHEAD=1 for all 262144 rows;
+//               ROWS=r COLS=k (REPS=n) for one shape instead.
 //               K-quant rows need K % 256 == 0: K = 576 and 640 are rounded up to 768 for them.
 #include "CQuant.h"
 #include "CBLAS.h"
@@ -150,6 +151,16 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "dump")) { for (int i = 0; i < nt; i++) dump(&types[i], 64); return 0; }
     if (!strcmp(mode, "bench")) {
         swl_isa_set(swl_isa_best());
+        if (getenv("ROWS") && getenv("COLS")) {   // one shape: ROWS=2048 COLS=640 ONLY=Q5_0, M = 1, 4, 8, 16, 32, 64
+            int rows = atoi(getenv("ROWS")), K = atoi(getenv("COLS")), reps = getenv("REPS") ? atoi(getenv("REPS")) : 20;
+            for (int i = 0; i < nt; i++) {
+                if (getenv("ONLY") && !strstr(getenv("ONLY"), types[i].name)) continue;
+                if (K % swl_type_block_elems(types[i].t)) continue;
+                bench(&types[i], rows, K, 1, 1, reps);
+                for (int m = 1; m <= 64; m = m < 4 ? 4 : m * 2) bench(&types[i], rows, K, m, 3, reps);
+            }
+            return 0;
+        }
         for (int i = 0; i < nt; i++) {
             const char *only = getenv("ONLY");
             if (only && !strstr(only, types[i].name)) continue;
