@@ -1497,18 +1497,21 @@ static void rows_task(void *ctx, int tid, int nth) {
 }
 
 #ifdef SWL_X86
-// int8 tiles (Q8_0, classes A and B) at M >= TILE_MIN_M: each thread packs 8 weight rows at a time, then runs every
-// activation row over them (R = 4 a pass); the rows past the last whole 8 go through the untiled kernel.
-enum { TILE_MIN_M = 4 };
+// int8 tiles (Q8_0, classes A and B) from a few activation rows up: each thread packs 8 weight rows at a time, then
+// runs every activation row over them (R = 4 a pass); the rows past the last whole 8 go through the untiled kernel.
+// Where the tiles start to pay (harness-style best-of runs, Zen 3, one thread): Q8_0 on the 262144 x 640 head is level
+// with the untiled kernel at M = 8 and behind at 4 (the pack's extra pass over streamed rows), so from 8; Q5_0
+// 2048 x 640 and Q4_K 640 x 2048 are ahead from 4 (~64 vs 53, ~74 vs 66 GOP/s); Q6_K 640 x 2048 is level at 4 and
+// ahead at 6 (~64 vs ~50).
 
 typedef void (*tile_pack_fn)(const swl_matrix *, int n, int nb, uint8_t *dst);
 typedef void (*tile_fn)(const job_t *, const uint8_t *tile, int r0, int n);
 
 static int tile_kind(int type, int isa, int M) {   // 0 none, 1 Q8_0, 2 class A, 3 class B
-    if (isa < SWL_ISA_AVX2 || M < TILE_MIN_M) return 0;
-    if (type == (SWL_T_Q8_0 | SWL_LAYOUT_R8)) return 1;
-    if (type == SWL_T_Q5_0 || type == SWL_T_Q5_1 || type == SWL_T_Q4_K || type == SWL_T_Q5_K) return 2;
-    if (type == SWL_T_Q6_K || type == SWL_T_Q3_K) return 3;
+    if (isa < SWL_ISA_AVX2) return 0;
+    if (type == (SWL_T_Q8_0 | SWL_LAYOUT_R8)) return M >= 8 ? 1 : 0;
+    if (type == SWL_T_Q5_0 || type == SWL_T_Q5_1 || type == SWL_T_Q4_K || type == SWL_T_Q5_K) return M >= 4 ? 2 : 0;
+    if (type == SWL_T_Q6_K || type == SWL_T_Q3_K) return M >= 6 ? 3 : 0;
     return 0;
 }
 
@@ -1526,6 +1529,12 @@ static void tile_task(void *ctx, int tid, int nth) {
     int n = n0;
     for (; n + 8 <= n1; n += 8) {
         pack(W, n, nb, tile);
+        // the next 8 rows (contiguous) towards L2 while this tile computes: without it, at M = 8 on the full
+        // 262144-row head the pack's misses do not overlap the compute and the tiles trail the untiled kernel
+        if (n + 16 <= n1) {
+            const char *nx = (const char *)W->data + (size_t)(n + 8) * W->row_bytes;
+            for (size_t o = 0; o < 8 * W->row_bytes; o += 64) _mm_prefetch(nx + o, _MM_HINT_T1);
+        }
         int r = 0;
         for (; r + 4 <= M; r += 4) f4(&t->job, tile, r, n);
         switch (M - r) {

@@ -1,5 +1,5 @@
 // Standalone check and benchmark of the quantized kernels (quant.c) outside SwiftPM; see run.sh.
-//   ./h check   every format x path x ISA x accumulate, M 1..64, odd row counts, vs dequantize + double dot;
+//   ./h check   every format x path x ISA x accumulate, M 1..64 (incl. each int8 tile remainder), odd row counts, vs dequantize + double dot;
 //               int8 portable vs AVX2 agreement.  ONLY=Q4_K restricts to one format.
 //   ./h dump    random blocks of each format and our dequantization to $DUMP_DIR (gguf_check.py compares).
 //   ./h bench   GFLOP/s per path; THREADS=n pool size, SHAPE=0|1|2, FULLHEAD=1 for all 262144 rows;
@@ -50,8 +50,8 @@ static void check(const tinfo *ti, int rows, int K) {
     swl_matrix M = {w, swl_repacked_type(t), rows, K, rb};
     float *wf = malloc(sizeof(float) * rows * K);
     swl_matrix_rows(&M, 0, rows, wf);
-    int ms[] = {1, 2, 3, 4, 5, 17, 33, 64};
-    for (int mi = 0; mi < 8; mi++) {
+    int ms[] = {1, 2, 3, 4, 5, 6, 7, 10, 11, 17, 33, 64};   // 6, 7, 10, 11: the int8 tiles' 2- and 3-row remainders
+    for (int mi = 0; mi < (int)(sizeof ms / sizeof ms[0]); mi++) {
         int m = ms[mi];
         float *x = malloc(sizeof(float) * m * K), *y = malloc(sizeof(float) * m * rows), *y0 = malloc(sizeof(float) * m * rows);
         double *ref = malloc(sizeof(double) * m * rows);
