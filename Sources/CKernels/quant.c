@@ -1431,7 +1431,9 @@ static int gemv_needs_sums(int type, int isa) {
 static pthread_mutex_t linear_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct { void *p; size_t cap; } act_buf;
 static struct { float *p; size_t cap; } panels[256];
+#ifdef SWL_X86
 static struct { void *p; size_t cap; } tiles[256];   // per-thread packed weight tile (tile_task)
+#endif
 
 static void *grow(void **p, size_t *cap, size_t need) {
     if (need > *cap) {
