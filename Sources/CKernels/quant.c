@@ -1121,6 +1121,33 @@ AVX2 void int8_k_body(const job_t *j, int r0, const int R, int n0, int n1, const
         xd[r] = a->xd + (size_t)(r0 + r) * nb;
         xs[r] = a->xsum + (size_t)(r0 + r) * nb;
     }
+    if (t == SWL_T_Q5_0 && R == 1) {
+        // one row of Q5_0: each block's quants built in registers straight into the dot (no unit unpacked to memory
+        // and reloaded), its scale d·xd a scalar; the same integer block dots and scales as the unit path
+        const __m256i m4 = _mm256_set1_epi8(0xF), b16 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
+        for (int n = n0; n < n1; n++) {
+            const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+            float off = 0;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *p = row + (size_t)b * 22;
+                uint32_t qh;
+                memcpy(&qh, p + 2, 4);
+                __m128i raw = _mm_loadu_si128((const __m128i *)(p + 6));
+                __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
+                q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(qh), b16));
+                __m256i x = _mm256_loadu_si256((const __m256i *)(xq[0] + 32 * b));
+                __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q, x), ones));
+                float d = f16s(p);
+                __m256 s = _mm256_set1_ps(d * xd[0][b]);
+                if (b & 1) acc1 = _mm256_fmadd_ps(dot, s, acc1);
+                else acc0 = _mm256_fmadd_ps(dot, s, acc0);
+                off -= 16.0f * d * xs[0][b];
+            }
+            store(j, r0, n, hsum8(_mm256_add_ps(acc0, acc1)) + off);
+        }
+        return;
+    }
     float pr[4][8] __attribute__((aligned(32))), pm[4][8] __attribute__((aligned(32)));
     const __m256i ones8 = _mm256_set1_epi8(1);
     kunit U;
