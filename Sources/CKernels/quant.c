@@ -1528,17 +1528,17 @@ static void rows_task(void *ctx, int tid, int nth) {
 #ifdef SWL_X86
 // int8 tiles (Q8_0, classes A and B) from a few activation rows up: each thread packs 8 weight rows at a time, then
 // runs every activation row over them (R = 4 a pass); the rows past the last whole 8 go through the untiled kernel.
-// Where the tiles start to pay (harness-style best-of runs, Zen 3, one thread): Q8_0 on the 262144 x 640 head is level
-// with the untiled kernel at M = 8 and behind at 4 (the pack's extra pass over streamed rows), so from 8; Q5_0
-// 2048 x 640 and Q4_K 640 x 2048 are ahead from 4 (~64 vs 53, ~74 vs 66 GOP/s); Q6_K 640 x 2048 is level at 4 and
-// ahead at 6 (~64 vs ~50).
+// Where the tiles start to pay (best-of runs, Zen 3): Q8_0 on the 262144 x 640 head (rows streamed from DRAM, where
+// the pack is an extra pass) trails the untiled kernel at M = 8 (2 threads ~46-49 vs ~52-54 GOP/s on a loaded
+// machine) and leads from 12 (~59 vs 54; 16: ~60-66 vs 53), so from 12; Q5_0 2048 x 640 and Q4_K 640 x 2048 lead from
+// 4 (one thread ~64 vs 53, ~74 vs 66 GOP/s); Q6_K 640 x 2048 is level at 4 and ahead at 6 (~64 vs ~50).
 
 typedef void (*tile_pack_fn)(const swl_matrix *, int n, int nb, uint8_t *dst);
 typedef void (*tile_fn)(const job_t *, const uint8_t *tile, int r0, int n);
 
 static int tile_kind(int type, int isa, int M) {   // 0 none, 1 Q8_0, 2 class A, 3 class B
     if (isa < SWL_ISA_AVX2) return 0;
-    if (type == (SWL_T_Q8_0 | SWL_LAYOUT_R8)) return M >= 8 ? 1 : 0;
+    if (type == (SWL_T_Q8_0 | SWL_LAYOUT_R8)) return M >= 12 ? 1 : 0;
     if (type == SWL_T_Q5_0 || type == SWL_T_Q5_1 || type == SWL_T_Q4_K || type == SWL_T_Q5_K) return M >= 4 ? 2 : 0;
     if (type == SWL_T_Q6_K || type == SWL_T_Q3_K) return M >= 6 ? 3 : 0;
     return 0;
