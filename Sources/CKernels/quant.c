@@ -783,6 +783,94 @@ ROWS_DISPATCH(int8_q4_0_avx2, INT8_Q4_0, 0)
 ROWS_DISPATCH(int8_q4_1_avx2, INT8_Q4_1, 0)
 ROWS_DISPATCH(int8_q8_0_avx2, INT8_Q8_0, 0)
 
+// int8 Q8_0 in 8 × R register tiles (as llama.cpp's repacked Q8_0 GEMM). A tile of 8 weight rows is interleaved per
+// call into per-thread scratch, 4 quants of each row in turn, so that one 32-byte vector holds quants 4c..4c+3 of
+// all 8 rows (stored as the mask w < 0, with |w| beside it): the dot of a broadcast 4-byte activation chunk with it leaves one i32 lane per
+// weight row, so a block's 8 integer dots come out in one vector, converted and scaled once per activation row
+// (instead of once per row pair plus a horizontal sum), and each weight vector loaded serves R activation rows.
+// The integer block dots are the untiled path's; only the float summation order differs.
+enum { Q8T_BLOCK = 8 * 32 * 2 + 8 * 4 };   // per block: (w < 0)[8 chunks][32], |w|[8][32], d[8] (f32)
+
+AVX2F void q8t_pack(const swl_matrix *W, int n, int nb, uint8_t *dst) {
+    const uint8_t *rows[8];
+    for (int i = 0; i < 8; i++) rows[i] = (const uint8_t *)W->data + (size_t)(n + i) * W->row_bytes;
+    for (int b = 0; b < nb; b++) {
+        // R8: group g = b / 8 of gs blocks holds gs scales, then gs 32-byte quant arrays
+        const int g = b >> 3, i8 = b & 7, gs = nb - (g << 3) < 8 ? nb - (g << 3) : 8;
+        const size_t doff = (size_t)g * 8 * 34 + 2 * i8, qoff = (size_t)g * 8 * 34 + 2 * gs + 32 * i8;
+        __m256i v[8];
+        uint16_t dh[8];
+        for (int i = 0; i < 8; i++) {
+            v[i] = _mm256_loadu_si256((const __m256i *)(rows[i] + qoff));
+            dh[i] = ld16(rows[i] + doff);
+        }
+        // 8 × 8 transpose of 32-bit words: out[c] lane i = word c of row i
+        __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+        __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+        __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+        __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+        __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+        __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+        __m256i o[8];
+        o[0] = _mm256_permute2x128_si256(u0, u4, 0x20); o[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+        o[1] = _mm256_permute2x128_si256(u1, u5, 0x20); o[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+        o[2] = _mm256_permute2x128_si256(u2, u6, 0x20); o[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+        o[3] = _mm256_permute2x128_si256(u3, u7, 0x20); o[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+        uint8_t *p = dst + (size_t)b * Q8T_BLOCK;
+        for (int c = 0; c < 8; c++) {
+            _mm256_store_si256((__m256i *)(p + 32 * c), _mm256_cmpgt_epi8(_mm256_setzero_si256(), o[c]));
+            _mm256_store_si256((__m256i *)(p + 256 + 32 * c), _mm256_sign_epi8(o[c], o[c]));
+        }
+        _mm256_store_ps((float *)(p + 512), _mm256_cvtph_ps(_mm_setr_epi16((short)dh[0], (short)dh[1], (short)dh[2], (short)dh[3],
+                                                                            (short)dh[4], (short)dh[5], (short)dh[6], (short)dh[7])));
+    }
+}
+
+/// Outputs n..n+7 of activation rows r0..r0+R from a packed tile.
+AVX2 void q8t_body(const job_t *j, const uint8_t *tile, int r0, const int R, int n) {
+    const act_t *a = j->act;
+    const int nb = a->nb;
+    const int8_t *xq[4];
+    const float *xd[4];
+    for (int r = 0; r < R; r++) {
+        xq[r] = a->xq + (size_t)(r0 + r) * a->K;
+        xd[r] = a->xd + (size_t)(r0 + r) * nb;
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *p = tile + (size_t)b * Q8T_BLOCK;
+        __m256i is[4];
+        for (int c = 0; c < 8; c++) {
+            __m256i neg = _mm256_load_si256((const __m256i *)(p + 32 * c));
+            __m256i aw = _mm256_load_si256((const __m256i *)(p + 256 + 32 * c));
+            for (int r = 0; r < R; r++) {
+                int32_t xv;
+                memcpy(&xv, xq[r] + 32 * b + 4 * c, 4);
+                // x·sign(w) as (x ^ neg) − neg (where w = 0, |w| = 0 makes the product 0 either way); measured level
+                // with vpsignb on Zen 3, and vpblendvb of x and a precomputed −x was ~30% slower
+                __m256i xs = _mm256_sub_epi8(_mm256_xor_si256(_mm256_set1_epi32(xv), neg), neg);
+                __m256i d = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones);
+                is[r] = c ? _mm256_add_epi32(is[r], d) : d;
+            }
+        }
+        __m256 dw = _mm256_load_ps((const float *)(p + 512));
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[r]), _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
+    }
+    for (int r = 0; r < R; r++) {
+        float *y = j->Y + (size_t)(r0 + r) * j->ldy + n;
+        _mm256_storeu_ps(y, j->acc ? _mm256_add_ps(_mm256_loadu_ps(y), acc[r]) : acc[r]);
+    }
+}
+AVX2F void q8t_1(const job_t *j, const uint8_t *t, int r0, int n) { q8t_body(j, t, r0, 1, n); }
+AVX2F void q8t_2(const job_t *j, const uint8_t *t, int r0, int n) { q8t_body(j, t, r0, 2, n); }
+AVX2F void q8t_3(const job_t *j, const uint8_t *t, int r0, int n) { q8t_body(j, t, r0, 3, n); }
+AVX2F void q8t_4(const job_t *j, const uint8_t *t, int r0, int n) { q8t_body(j, t, r0, 4, n); }
+
 // ---- New formats on AVX2: vector unpacking of the common formats (Q5_x, Q4_K, Q5_K, Q6_K; Q2_K/Q3_K unpack in C),
 // then one GEMV and one int8 body per class.
 
@@ -1033,6 +1121,33 @@ AVX2 void int8_k_body(const job_t *j, int r0, const int R, int n0, int n1, const
         xd[r] = a->xd + (size_t)(r0 + r) * nb;
         xs[r] = a->xsum + (size_t)(r0 + r) * nb;
     }
+    if (t == SWL_T_Q5_0 && R == 1) {
+        // one row of Q5_0: each block's quants built in registers straight into the dot (no unit unpacked to memory
+        // and reloaded), its scale d·xd a scalar; the same integer block dots and scales as the unit path
+        const __m256i m4 = _mm256_set1_epi8(0xF), b16 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
+        for (int n = n0; n < n1; n++) {
+            const uint8_t *row = (const uint8_t *)W->data + (size_t)n * W->row_bytes;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+            float off = 0;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *p = row + (size_t)b * 22;
+                uint32_t qh;
+                memcpy(&qh, p + 2, 4);
+                __m128i raw = _mm_loadu_si128((const __m128i *)(p + 6));
+                __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
+                q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(qh), b16));
+                __m256i x = _mm256_loadu_si256((const __m256i *)(xq[0] + 32 * b));
+                __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q, x), ones));
+                float d = f16s(p);
+                __m256 s = _mm256_set1_ps(d * xd[0][b]);
+                if (b & 1) acc1 = _mm256_fmadd_ps(dot, s, acc1);
+                else acc0 = _mm256_fmadd_ps(dot, s, acc0);
+                off -= 16.0f * d * xs[0][b];
+            }
+            store(j, r0, n, hsum8(_mm256_add_ps(acc0, acc1)) + off);
+        }
+        return;
+    }
     float pr[4][8] __attribute__((aligned(32))), pm[4][8] __attribute__((aligned(32)));
     const __m256i ones8 = _mm256_set1_epi8(1);
     kunit U;
@@ -1111,6 +1226,173 @@ KQ_KERNELS(q3_k, SWL_T_Q3_K)
 KQ_KERNELS(q4_k, SWL_T_Q4_K)
 KQ_KERNELS(q5_k, SWL_T_Q5_K)
 KQ_KERNELS(q6_k, SWL_T_Q6_K)
+
+// The same tiling for the class-A formats (Q5_0, Q5_1, Q4_K, Q5_K: unsigned quants per 32-block, w = sc·q − mn):
+// 8 rows' units unpacked as the untiled kernel does, their quants interleaved 4 at a time, and per 32-block the 8
+// rows' sc and mn; the unsigned quants go straight into vpmaddubsw, and mn·Σx is one FMA a block per activation row.
+enum { KAT_BLOCK = 8 * 32 + 2 * 8 * 4 };   // per 32-block: q[8 chunks][32], sc[8], mn[8] (f32)
+
+AVX2 void transpose8x32(const __m256i v[8], __m256i o[8]) {   // o[c] lane i = 32-bit word c of v[i]
+    __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+    __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    o[0] = _mm256_permute2x128_si256(u0, u4, 0x20); o[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+    o[1] = _mm256_permute2x128_si256(u1, u5, 0x20); o[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+    o[2] = _mm256_permute2x128_si256(u2, u6, 0x20); o[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+    o[3] = _mm256_permute2x128_si256(u3, u7, 0x20); o[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
+
+AVX2 void kat_pack_body(const swl_matrix *W, int n, int nb, uint8_t *dst, const int t) {
+    const int nbq = W->cols / swl_type_block_elems(t), nu = (nb + 7) / 8;
+    const uint8_t *rows[8];
+    for (int i = 0; i < 8; i++) rows[i] = (const uint8_t *)W->data + (size_t)(n + i) * W->row_bytes;
+    kunit U[8];
+    for (int u = 0; u < nu; u++) {
+        for (int i = 0; i < 8; i++) unpack_avx2(t, rows[i], nbq, u, &U[i]);
+        const int ns = U[0].ne / 32;
+        for (int s = 0; s < ns; s++) {
+            __m256i v[8], o[8];
+            for (int i = 0; i < 8; i++) v[i] = _mm256_load_si256((const __m256i *)(U[i].q + 32 * s));
+            transpose8x32(v, o);
+            uint8_t *p = dst + (size_t)(8 * u + s) * KAT_BLOCK;
+            for (int c = 0; c < 8; c++) _mm256_store_si256((__m256i *)(p + 32 * c), o[c]);
+            float *sc = (float *)(p + 256), *mn = sc + 8;
+            for (int i = 0; i < 8; i++) { sc[i] = U[i].sc[s]; mn[i] = U[i].mn[s]; }
+        }
+    }
+}
+
+/// Outputs n..n+7 of activation rows r0..r0+R from a packed class-A tile.
+AVX2 void kat_body(const job_t *j, const uint8_t *tile, int r0, const int R, int n) {
+    const act_t *a = j->act;
+    const int nb = a->nb;
+    const int8_t *xq[4];
+    const float *xd[4], *xs[4];
+    for (int r = 0; r < R; r++) {
+        xq[r] = a->xq + (size_t)(r0 + r) * a->K;
+        xd[r] = a->xd + (size_t)(r0 + r) * nb;
+        xs[r] = a->xsum + (size_t)(r0 + r) * nb;
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4], off[4];
+    for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); off[r] = _mm256_setzero_ps(); }
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *p = tile + (size_t)b * KAT_BLOCK;
+        __m256i is[4];
+        for (int c = 0; c < 8; c++) {
+            __m256i q = _mm256_load_si256((const __m256i *)(p + 32 * c));
+            for (int r = 0; r < R; r++) {
+                int32_t xv;
+                memcpy(&xv, xq[r] + 32 * b + 4 * c, 4);
+                __m256i d = _mm256_madd_epi16(_mm256_maddubs_epi16(q, _mm256_set1_epi32(xv)), ones);
+                is[r] = c ? _mm256_add_epi32(is[r], d) : d;
+            }
+        }
+        __m256 sc = _mm256_load_ps((const float *)(p + 256)), mn = _mm256_load_ps((const float *)(p + 288));
+        for (int r = 0; r < R; r++) {
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[r]), _mm256_mul_ps(sc, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
+            off[r] = _mm256_fnmadd_ps(mn, _mm256_broadcast_ss(xs[r] + b), off[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *y = j->Y + (size_t)(r0 + r) * j->ldy + n;
+        __m256 v = _mm256_add_ps(acc[r], off[r]);
+        _mm256_storeu_ps(y, j->acc ? _mm256_add_ps(_mm256_loadu_ps(y), v) : v);
+    }
+}
+AVX2F void kat_pack(const swl_matrix *W, int n, int nb, uint8_t *dst) {
+    switch (W->type) {
+    case SWL_T_Q5_0: kat_pack_body(W, n, nb, dst, SWL_T_Q5_0); break;
+    case SWL_T_Q5_1: kat_pack_body(W, n, nb, dst, SWL_T_Q5_1); break;
+    case SWL_T_Q4_K: kat_pack_body(W, n, nb, dst, SWL_T_Q4_K); break;
+    default: kat_pack_body(W, n, nb, dst, SWL_T_Q5_K); break;
+    }
+}
+AVX2F void kat_1(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 1, n); }
+AVX2F void kat_2(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 2, n); }
+AVX2F void kat_3(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 3, n); }
+AVX2F void kat_4(const job_t *j, const uint8_t *t, int r0, int n) { kat_body(j, t, r0, 4, n); }
+
+// Class B (Q6_K, Q3_K: signed quants, 16-element sub-blocks with integer scales, d per super-block): the same tiles,
+// quants stored as the mask q < 0 and |q| (as Q8_0), the two 16-halves of each 32-block weighted by the 8 rows'
+// integer scales in the vpmaddwd (as the untiled kernel), d of the 8 rows per 32-block.
+enum { KBT_BLOCK = 2 * 8 * 32 + 2 * 32 + 8 * 4 };   // per 32-block: (q < 0)[8][32], |q|[8][32], isc pairs[2][32], d[8]
+
+AVX2 void kbt_pack_body(const swl_matrix *W, int n, int nb, uint8_t *dst, const int t) {
+    const int nbq = W->cols / 256, nu = nb / 8;
+    const uint8_t *rows[8];
+    for (int i = 0; i < 8; i++) rows[i] = (const uint8_t *)W->data + (size_t)(n + i) * W->row_bytes;
+    kunit U[8];
+    for (int u = 0; u < nu; u++) {
+        for (int i = 0; i < 8; i++) unpack_avx2(t, rows[i], nbq, u, &U[i]);
+        for (int s = 0; s < 8; s++) {
+            __m256i v[8], o[8];
+            for (int i = 0; i < 8; i++) v[i] = _mm256_load_si256((const __m256i *)(U[i].q + 32 * s));
+            transpose8x32(v, o);
+            uint8_t *p = dst + (size_t)(8 * u + s) * KBT_BLOCK;
+            for (int c = 0; c < 8; c++) {
+                _mm256_store_si256((__m256i *)(p + 32 * c), _mm256_cmpgt_epi8(_mm256_setzero_si256(), o[c]));
+                _mm256_store_si256((__m256i *)(p + 256 + 32 * c), _mm256_sign_epi8(o[c], o[c]));
+            }
+            int16_t *sc = (int16_t *)(p + 512);
+            float *d = (float *)(p + 576);
+            for (int i = 0; i < 8; i++) {
+                sc[2 * i] = sc[2 * i + 1] = U[i].isc[2 * s];
+                sc[16 + 2 * i] = sc[16 + 2 * i + 1] = U[i].isc[2 * s + 1];
+                d[i] = U[i].d;
+            }
+        }
+    }
+}
+
+AVX2 void kbt_body(const job_t *j, const uint8_t *tile, int r0, const int R, int n) {
+    const act_t *a = j->act;
+    const int nb = a->nb;
+    const int8_t *xq[4];
+    const float *xd[4];
+    for (int r = 0; r < R; r++) {
+        xq[r] = a->xq + (size_t)(r0 + r) * a->K;
+        xd[r] = a->xd + (size_t)(r0 + r) * nb;
+    }
+    __m256 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *p = tile + (size_t)b * KBT_BLOCK;
+        __m256i is[4];
+        for (int c = 0; c < 8; c++) {
+            __m256i neg = _mm256_load_si256((const __m256i *)(p + 32 * c));
+            __m256i aw = _mm256_load_si256((const __m256i *)(p + 256 + 32 * c));
+            __m256i sp = _mm256_load_si256((const __m256i *)(p + 512 + 32 * (c >> 2)));
+            for (int r = 0; r < R; r++) {
+                int32_t xv;
+                memcpy(&xv, xq[r] + 32 * b + 4 * c, 4);
+                __m256i xs = _mm256_sub_epi8(_mm256_xor_si256(_mm256_set1_epi32(xv), neg), neg);
+                __m256i d = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), sp);
+                is[r] = c ? _mm256_add_epi32(is[r], d) : d;
+            }
+        }
+        __m256 dw = _mm256_load_ps((const float *)(p + 576));
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[r]), _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[r] + b)), acc[r]);
+    }
+    for (int r = 0; r < R; r++) {
+        float *y = j->Y + (size_t)(r0 + r) * j->ldy + n;
+        _mm256_storeu_ps(y, j->acc ? _mm256_add_ps(_mm256_loadu_ps(y), acc[r]) : acc[r]);
+    }
+}
+AVX2F void kbt_pack(const swl_matrix *W, int n, int nb, uint8_t *dst) {
+    if (W->type == SWL_T_Q6_K) kbt_pack_body(W, n, nb, dst, SWL_T_Q6_K);
+    else kbt_pack_body(W, n, nb, dst, SWL_T_Q3_K);
+}
+AVX2F void kbt_1(const job_t *j, const uint8_t *t, int r0, int n) { kbt_body(j, t, r0, 1, n); }
+AVX2F void kbt_2(const job_t *j, const uint8_t *t, int r0, int n) { kbt_body(j, t, r0, 2, n); }
+AVX2F void kbt_3(const job_t *j, const uint8_t *t, int r0, int n) { kbt_body(j, t, r0, 3, n); }
+AVX2F void kbt_4(const job_t *j, const uint8_t *t, int r0, int n) { kbt_body(j, t, r0, 4, n); }
 #endif
 
 typedef void (*kernel_fn)(const job_t *, int r0, int R, int n0, int n1);
@@ -1176,6 +1458,9 @@ static int gemv_needs_sums(int type, int isa) {
 static pthread_mutex_t linear_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct { void *p; size_t cap; } act_buf;
 static struct { float *p; size_t cap; } panels[256];
+#ifdef SWL_X86
+static struct { void *p; size_t cap; } tiles[256];   // per-thread packed weight tile (tile_task)
+#endif
 
 static void *grow(void **p, size_t *cap, size_t need) {
     if (need > *cap) {
@@ -1240,6 +1525,59 @@ static void rows_task(void *ctx, int tid, int nth) {
     }
 }
 
+#ifdef SWL_X86
+// int8 tiles (Q8_0, classes A and B) from a few activation rows up: each thread packs 8 weight rows at a time, then
+// runs every activation row over them (R = 4 a pass); the rows past the last whole 8 go through the untiled kernel.
+// Where the tiles start to pay (best-of runs, Zen 3): Q8_0 on the 262144 x 640 head (rows streamed from DRAM, where
+// the pack is an extra pass) trails the untiled kernel at M = 8 (2 threads ~46-49 vs ~52-54 GOP/s on a loaded
+// machine) and leads from 12 (~59 vs 54; 16: ~60-66 vs 53), so from 12; Q5_0 2048 x 640 and Q4_K 640 x 2048 lead from
+// 4 (one thread ~64 vs 53, ~74 vs 66 GOP/s); Q6_K 640 x 2048 is level at 4 and ahead at 6 (~64 vs ~50).
+
+typedef void (*tile_pack_fn)(const swl_matrix *, int n, int nb, uint8_t *dst);
+typedef void (*tile_fn)(const job_t *, const uint8_t *tile, int r0, int n);
+
+static int tile_kind(int type, int isa, int M) {   // 0 none, 1 Q8_0, 2 class A, 3 class B
+    if (isa < SWL_ISA_AVX2) return 0;
+    if (type == (SWL_T_Q8_0 | SWL_LAYOUT_R8)) return M >= 12 ? 1 : 0;
+    if (type == SWL_T_Q5_0 || type == SWL_T_Q5_1 || type == SWL_T_Q4_K || type == SWL_T_Q5_K) return M >= 4 ? 2 : 0;
+    if (type == SWL_T_Q6_K || type == SWL_T_Q3_K) return M >= 6 ? 3 : 0;
+    return 0;
+}
+
+static void tile_task(void *ctx, int tid, int nth) {
+    task_t *t = ctx;
+    const swl_matrix *W = t->job.W;
+    int n0, n1;
+    split(W->rows, tid, nth, &n0, &n1);
+    if (n0 >= n1) return;
+    const int nb = W->cols / 32, M = t->M, kind = tile_kind(W->type, t->isa, M);
+    tile_pack_fn pack = kind == 1 ? q8t_pack : kind == 2 ? kat_pack : kbt_pack;
+    tile_fn f1 = kind == 1 ? q8t_1 : kind == 2 ? kat_1 : kbt_1, f2 = kind == 1 ? q8t_2 : kind == 2 ? kat_2 : kbt_2;
+    tile_fn f3 = kind == 1 ? q8t_3 : kind == 2 ? kat_3 : kbt_3, f4 = kind == 1 ? q8t_4 : kind == 2 ? kat_4 : kbt_4;
+    uint8_t *tile = grow(&tiles[tid].p, &tiles[tid].cap, (size_t)nb * (kind == 1 ? Q8T_BLOCK : kind == 2 ? KAT_BLOCK : KBT_BLOCK));
+    int n = n0;
+    for (; n + 8 <= n1; n += 8) {
+        pack(W, n, nb, tile);
+        // the next 8 rows (contiguous) towards L2 while this tile computes: without it, at M = 8 on the full
+        // 262144-row head the pack's misses do not overlap the compute and the tiles trail the untiled kernel
+        if (n + 16 <= n1) {
+            const char *nx = (const char *)W->data + (size_t)(n + 8) * W->row_bytes;
+            for (size_t o = 0; o < 8 * W->row_bytes; o += 64) _mm_prefetch(nx + o, _MM_HINT_T1);
+        }
+        int r = 0;
+        for (; r + 4 <= M; r += 4) f4(&t->job, tile, r, n);
+        switch (M - r) {
+        case 1: f1(&t->job, tile, r, n); break;
+        case 2: f2(&t->job, tile, r, n); break;
+        case 3: f3(&t->job, tile, r, n); break;
+        default: break;
+        }
+    }
+    if (n < n1)
+        for (int r = 0; r < M; r += 4) t->kern(&t->job, r, M - r < 4 ? M - r : 4, n, n1);
+}
+#endif
+
 static void panel_task(void *ctx, int tid, int nth) {
     task_t *t = ctx;
     const swl_matrix *W = t->job.W;
@@ -1301,6 +1639,10 @@ void swl_linear_path(const swl_matrix *W, const float *X, int ldx, int M, float 
     if (path == SWL_PATH_PANEL) swl_pool_run(panel_task, &t, nth);
     else {
         t.kern = path == SWL_PATH_INT8 ? int8_kernel(W->type, isa) : gemv_kernel(W->type, isa);
+#ifdef SWL_X86
+        if (path == SWL_PATH_INT8 && tile_kind(W->type, isa, M)) swl_pool_run(tile_task, &t, nth);
+        else
+#endif
         swl_pool_run(rows_task, &t, nth);
     }
     pthread_mutex_unlock(&linear_mu);

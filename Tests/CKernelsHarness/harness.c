@@ -1,8 +1,9 @@
 // Standalone check and benchmark of the quantized kernels (quant.c) outside SwiftPM; see run.sh.
-//   ./h check   every format x path x ISA x accumulate, M 1..64, odd row counts, vs dequantize + double dot;
+//   ./h check   every format x path x ISA x accumulate, M 1..64 (incl. each int8 tile remainder), odd row counts, vs dequantize + double dot;
 //               int8 portable vs AVX2 agreement.  ONLY=Q4_K restricts to one format.
 //   ./h dump    random blocks of each format and our dequantization to $DUMP_DIR (gguf_check.py compares).
-//   ./h bench   GFLOP/s per path; THREADS=n pool size, SHAPE=0|1|2, FULLHEAD=1 for all 262144 rows.
+//   ./h bench   GFLOP/s per path; THREADS=n pool size, SHAPE=0|1|2, FULLHEAD=1 for all 262144 rows;
+//               ROWS=r COLS=k (REPS=n) for one shape instead.
 //               K-quant rows need K % 256 == 0: K = 576 and 640 are rounded up to 768 for them.
 #include "CQuant.h"
 #include "CBLAS.h"
@@ -49,8 +50,8 @@ static void check(const tinfo *ti, int rows, int K) {
     swl_matrix M = {w, swl_repacked_type(t), rows, K, rb};
     float *wf = malloc(sizeof(float) * rows * K);
     swl_matrix_rows(&M, 0, rows, wf);
-    int ms[] = {1, 2, 3, 4, 5, 17, 33, 64};
-    for (int mi = 0; mi < 8; mi++) {
+    int ms[] = {1, 2, 3, 4, 5, 6, 7, 14, 15, 17, 33, 64};   // 6, 7, 14, 15: the int8 tiles' 2- and 3-row remainders
+    for (int mi = 0; mi < (int)(sizeof ms / sizeof ms[0]); mi++) {
         int m = ms[mi];
         float *x = malloc(sizeof(float) * m * K), *y = malloc(sizeof(float) * m * rows), *y0 = malloc(sizeof(float) * m * rows);
         double *ref = malloc(sizeof(double) * m * rows);
@@ -150,6 +151,16 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "dump")) { for (int i = 0; i < nt; i++) dump(&types[i], 64); return 0; }
     if (!strcmp(mode, "bench")) {
         swl_isa_set(swl_isa_best());
+        if (getenv("ROWS") && getenv("COLS")) {   // one shape: ROWS=2048 COLS=640 ONLY=Q5_0, M = 1, 4, 8, 16, 32, 64
+            int rows = atoi(getenv("ROWS")), K = atoi(getenv("COLS")), reps = getenv("REPS") ? atoi(getenv("REPS")) : 20;
+            for (int i = 0; i < nt; i++) {
+                if (getenv("ONLY") && !strstr(getenv("ONLY"), types[i].name)) continue;
+                if (K % swl_type_block_elems(types[i].t)) continue;
+                bench(&types[i], rows, K, 1, 1, reps);
+                for (int m = 1; m <= 64; m = m < 4 ? 4 : m * 2) bench(&types[i], rows, K, m, 3, reps);
+            }
+            return 0;
+        }
         for (int i = 0; i < nt; i++) {
             const char *only = getenv("ONLY");
             if (only && !strstr(only, types[i].name)) continue;
