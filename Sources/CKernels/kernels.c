@@ -182,64 +182,10 @@ static inline __attribute__((always_inline)) float hsum16(v16 x) {
     return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
-/// Attention of the G query heads of one KV head over n positions, block size 16, head size 64, one pass with an
-/// online softmax per block. q: [G][64] (unscaled); out: [G][64].
-static inline __attribute__((always_inline)) void
-group16x64(const int G, const float *restrict q, float *restrict out, int lo, int n, const int *restrict table,
-           const float *restrict kPool, const float *restrict vPool, int nKVHeads, int g, float scale) {
-    enum { HD = 64, BS = 16, TILE = HD * BS };
-    float qs[8][HD];               // scaled queries: broadcast operands of the score FMAs
-    float pw[8][BS];               // this block's softmax weights
-    v16 acc[8][4], m[8], l[8];     // running output, max and sum per head (m, l splatted)
-    for (int h = 0; h < G; h++) {
-        for (int d = 0; d < HD; d++) qs[h][d] = q[h * HD + d] * scale;
-        for (int r = 0; r < 4; r++) acc[h][r] = (v16){0};
-        m[h] = (v16){0} - INFINITY; l[h] = (v16){0};
-    }
-    const v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    int nBlocks = (n + BS - 1) / BS;
-    for (int b = lo / BS; b < nBlocks; b++) {
-        int count = n - b * BS < BS ? n - b * BS : BS;
-        const float *kt = kPool + ((long)table[b] * nKVHeads + g) * TILE;
-        const float *vt = vPool + ((long)table[b] * nKVHeads + g) * TILE;
-        // Later tiles live elsewhere in the pool (another page): fetch them a line per score FMA step.
-        const char *nk = (const char *)(kPool + ((long)table[b + PF_DIST < nBlocks ? b + PF_DIST : b] * nKVHeads + g) * TILE);
-        const char *nv = (const char *)(vPool + ((long)table[b + PF_DIST < nBlocks ? b + PF_DIST : b] * nKVHeads + g) * TILE);
-        v16 s[8];
-        for (int h = 0; h < G; h++) s[h] = (v16){0};
-        for (int d = 0; d < HD; d++) {
-            v16 kd = ld16(kt + d * BS);
-            __builtin_prefetch(nk + d * 64, 0, PF_LOC); __builtin_prefetch(nv + d * 64, 0, PF_LOC);
-            for (int h = 0; h < G; h++) s[h] += qs[h][d] * kd;
-        }
-        v16i live = (lane < count) & (lane >= lo - b * BS);
-        for (int h = 0; h < G; h++) {
-            v16 sh = (v16)(((v16i)s[h] & live) | ((v16i)((v16){0} - INFINITY) & ~live));
-            v16 mNew = __builtin_elementwise_max(m[h], (v16){0} + __builtin_reduce_max(sh));
-            v16 alpha = vexp(m[h] - mNew);
-            v16 p = (v16)((v16i)vexp(sh - mNew) & live);
-            l[h] = l[h] * alpha + hsum16(p);
-            m[h] = mNew;
-            for (int r = 0; r < 4; r++) acc[h][r] *= alpha;
-            st16(pw[h], p);
-        }
-        for (int j = lo > b * BS ? lo - b * BS : 0; j < count; j++) {
-            const float *vp = vt + j * HD;
-            v16 v0 = ld16(vp), v1 = ld16(vp + 16), v2 = ld16(vp + 32), v3 = ld16(vp + 48);
-            for (int h = 0; h < G; h++) {
-                float w = pw[h][j];
-                acc[h][0] += w * v0; acc[h][1] += w * v1; acc[h][2] += w * v2; acc[h][3] += w * v3;
-            }
-        }
-    }
-    for (int h = 0; h < G; h++) {
-        v16 inv = 1.0f / l[h];
-        for (int r = 0; r < 4; r++) st16(out + h * HD + r * 16, acc[h][r] * inv);
-    }
-}
-
-/// As group16x64 for head sizes 128 and 256 (Gemma 3): HD/16 accumulator vectors per head (they live in L1 rather
-/// than registers at 256, still far ahead of the strided scalar loop of group_generic).
+/// Attention of the G query heads of one KV head over positions lo..<n, block size 16, head size HD (64, 128 or 256,
+/// a constant at each call so the loops unroll), one pass with an online softmax per block; the next block's tiles are
+/// prefetched while this one is scored. q: [G][HD] (unscaled); out: [G][HD]. At HD 64 the accumulators stay in
+/// registers; at 256 they live in L1, still far ahead of the strided scalar loop of group_generic.
 static inline __attribute__((always_inline)) void
 group16(const int G, const int HD, const float *restrict q, float *restrict out, int lo, int n,
         const int *restrict table, const float *restrict kPool, const float *restrict vPool, int nKVHeads, int g,
@@ -329,11 +275,11 @@ MULTI void swl_attention_window(const float *q, float *out, int lo, int n, const
     if (lo >= n) lo = n - 1;
     if (blockSize == 16 && headDim == 64) {
         switch (group) {   // a constant head count keeps the accumulators in registers
-        case 1: group16x64(1, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
-        case 2: group16x64(2, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
-        case 3: group16x64(3, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
-        case 4: group16x64(4, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
-        default: if (group <= 8) { group16x64(group, q, out, lo, n, table, k, v, nKVHeads, g, scale); return; }
+        case 1: group16(1, 64, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        case 2: group16(2, 64, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        case 3: group16(3, 64, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        case 4: group16(4, 64, q, out, lo, n, table, k, v, nKVHeads, g, scale); return;
+        default: if (group <= 8) { group16(group, 64, q, out, lo, n, table, k, v, nKVHeads, g, scale); return; }
         }
     }
     if (blockSize == 16 && (headDim == 128 || headDim == 256) && group <= 8) {

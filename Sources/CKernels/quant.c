@@ -318,7 +318,10 @@ void swl_repack_rows(int t, const void *src, void *dst, long rows, int cols) {
 // ---------------------------------------------------------------------------------------------------------
 // ISA selection
 
-static int isa_best_cached = -1, isa_current = -1;
+static int isa_best_cached = -1, isa_default = -1;
+// swl_isa_set forces an ISA for the calling thread only (the kernel is chosen on the caller's thread, before the
+// pool runs it): a test forcing the portable path must not change the numerics of a model running beside it.
+static _Thread_local int isa_override = -1;
 
 int swl_isa_best(void) {
     if (isa_best_cached >= 0) return isa_best_cached;
@@ -334,21 +337,26 @@ int swl_isa_best(void) {
     return best;
 }
 
-int swl_isa_set(int isa) {
+static int isa_clamp(int isa) {
     int best = swl_isa_best();
-    isa_current = isa < 0 ? 0 : (isa > best ? best : isa);
-    return isa_current;
+    return isa < 0 ? 0 : (isa > best ? best : isa);
+}
+
+int swl_isa_set(int isa) {
+    isa_override = isa_clamp(isa);
+    return isa_override;
 }
 
 int swl_isa_get(void) {
-    if (isa_current < 0) {
+    if (isa_override >= 0) return isa_override;
+    if (isa_default < 0) {   // the process default: SWIFTLET_ISA, else the best the CPU runs (a benign race)
         const char *e = getenv("SWIFTLET_ISA");
         int want = swl_isa_best();
         if (e && !strcmp(e, "portable")) want = SWL_ISA_PORTABLE;
         else if (e && !strcmp(e, "avx2")) want = SWL_ISA_AVX2;
-        swl_isa_set(want);
+        isa_default = isa_clamp(want);
     }
-    return isa_current;
+    return isa_default;
 }
 
 // ---------------------------------------------------------------------------------------------------------

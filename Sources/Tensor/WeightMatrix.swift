@@ -13,7 +13,8 @@ public enum LinearPath: Int32, Sendable, CaseIterable {
     case gemv = 1, panel = 2, int8 = 3
 }
 
-/// The instruction-set level the kernels use (best available by default; tests force each in turn).
+/// The instruction-set level the kernels use (best available by default; tests force each in turn). Setting it
+/// applies to the calling thread only (the kernel is chosen on the caller's thread).
 public enum KernelISA: Int32, Sendable, CaseIterable, Comparable {
     case portable = 0, avx2 = 1
     public static var best: KernelISA { KernelISA(rawValue: swl_isa_best()) ?? .portable }

@@ -24,7 +24,8 @@ int swl_type_block_bytes(int type);
 void swl_dequant(int type, const void *src, float *dst, long n);
 
 /// Instruction-set levels of the kernels. The best one the CPU runs is chosen at first use;
-/// SWIFTLET_ISA=portable|avx2 in the environment, or swl_isa_set, force a lower one (tests force each in turn).
+/// SWIFTLET_ISA=portable|avx2 in the environment forces a lower one for the process; swl_isa_set for the calling
+/// thread only (tests force each in turn without changing the numerics of models running beside them).
 enum { SWL_ISA_PORTABLE = 0, SWL_ISA_AVX2 = 1 };
 int swl_isa_best(void);
 int swl_isa_get(void);
