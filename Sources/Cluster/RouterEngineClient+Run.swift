@@ -7,32 +7,46 @@ import Tokenizer
 
 /// One client stream the router relays: what it has delivered and the text state across instances.
 struct Flight {
-    let params: SamplingParams
-    let promptCount: Int
     let continuation: AsyncStream<RequestOutput>.Continuation
-    var detok: IncrementalDetokenizer
-    var stops: StopStringMatcher
-    /// Tokens delivered to the client = the queue's token count this router has relayed.
-    var delivered = 0
-    let arrival = ContinuousClock.now
-    var lastToken: ContinuousClock.Instant?
+    /// The engine's output path, run on the exact token stream the queue holds (so the text is right across
+    /// instance failures). Its `completionTokens` = the queue's token count this router has relayed.
+    var output: OutputProcessor
+    /// For the trace: the request's prefix hash.
+    let prefixHash: Int64
     var lastProgress = ContinuousClock.now
-    var timings = RequestTimings()
     /// The prompt's logprobs went out (they travel once, with the first output that has them).
     var sentPromptLogprobs = false
 
-    init(params: SamplingParams, promptCount: Int, continuation: AsyncStream<RequestOutput>.Continuation,
-         detok: IncrementalDetokenizer) {
-        self.params = params; self.promptCount = promptCount; self.continuation = continuation
-        self.detok = detok; stops = StopStringMatcher(stops: params.stop)
+    var params: SamplingParams { output.params }
+    var promptCount: Int { output.promptTokenCount }
+    /// Tokens delivered to the client.
+    var delivered: Int { output.completionTokens }
+
+    init(output: OutputProcessor, prefixHash: Int64, continuation: AsyncStream<RequestOutput>.Continuation) {
+        self.output = output; self.prefixHash = prefixHash; self.continuation = continuation
+    }
+
+    /// The trace line of this request ending now.
+    func traceRecord(_ finish: EngineFinishReason, origin: UInt64) -> RequestTraceRecord {
+        RequestTraceRecord(arrival: OutputProcessor.seconds(output.arrival &- origin), promptTokens: promptCount,
+                           outputTokens: delivered, prefixHash: prefixHash, finish: finish)
     }
 }
 
 extension RouterEngineClient {
     // MARK: Service
 
-    /// Runs the token listener, the scheduling rounds and the progress sweep until graceful shutdown.
+    /// Runs the token listener, the scheduling rounds and the progress sweep until graceful shutdown (and the
+    /// trace writer, which writes what finished until then and stops after them).
     public func run() async throws {
+        await withTaskGroup(of: Void.self) { outer in
+            if let traceFile, let traceLines { outer.addTask { await traceFile.drain(traceLines.stream) } }
+            await relayUntilShutdown()
+            traceLines?.continuation.finish()
+        }
+    }
+
+    private func relayUntilShutdown() async {
         let signals = queue.signals([.schedule, .outputs(name)])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { for await s in signals { await self.handle(s) } }
@@ -133,74 +147,46 @@ extension RouterEngineClient {
     /// are never inlined in notifications, so tokens and their logprobs reach the client together.
     func relay(id: Int64, start: Int, tokens: [Int32], finish: EngineFinishReason?, stopReason: String?, error: String?,
                logprobs: [TokenLogprob] = [], promptLogprobs: [TokenLogprob]? = nil) -> Bool {
-        var routerStop: String?
+        var routerStop = false
         let ok: Bool = flights.withLock { all in
             guard var f = all[id] else { return true }
             guard start <= f.delivered else { return false }
-            let fresh = tokens.dropFirst(f.delivered - start)
-            let now = ContinuousClock.now
-            f.lastProgress = now
-            var out = RequestOutput(promptTokenCount: f.promptCount)
+            let skip = f.delivered - start
+            let fresh = tokens.dropFirst(skip)
+            f.lastProgress = .now
+            let now = OutputProcessor.now()
+            var out = f.output.output
             if f.params.promptLogprobs, !f.sentPromptLogprobs, let promptLogprobs {
                 out.promptLogprobs = promptLogprobs
                 f.sentPromptLogprobs = true
             }
-            var ended: (EngineFinishReason, String?)?
-            for t in fresh {
-                let index = f.delivered - start
-                f.delivered += 1
-                out.newTokenIds.append(t)
-                if f.params.logprobs != nil, index < logprobs.count { out.logprobs.append(logprobs[index]) }
-                if isStopToken(t, f.params) { ended = (.stop, tokenizer.tokenText(t)); break }
-                switch f.stops.push(f.detok.push(t)) {
-                case .emit(let text): out.textDelta += text
-                case .stopped(let before, let stop):
-                    out.textDelta += before
-                    ended = (.stop, stop); routerStop = stop
-                }
-                if ended != nil { break }
-                if f.delivered >= f.params.maxTokens { ended = (.length, nil); break }
+            if !fresh.isEmpty, f.delivered == 0 { trace("R relay first") }
+            let wantsLogprobs = f.params.logprobs != nil
+            var ended: EngineFinishReason?
+            if let stop = f.output.process(fresh, at: now, into: &out, logprob: { i in
+                wantsLogprobs && skip + i < logprobs.count ? logprobs[skip + i] : nil
+            }) {
+                ended = stop.finishReason
+                routerStop = stop == .stopString
             }
-            if !fresh.isEmpty { if f.lastToken == nil { trace("R relay first") }; stamp(&f, now) }
             if ended == nil, let finish, start + tokens.count <= f.delivered {
-                ended = (finish, error ?? stopReason)
+                ended = finish
+                out.stopReason = error ?? stopReason
             }
-            out.completionTokenCount = f.delivered
-            guard let (reason, why) = ended else {
+            guard let reason = ended else {
                 all[id] = f
                 if !out.newTokenIds.isEmpty || !out.textDelta.isEmpty || out.promptLogprobs != nil { f.continuation.yield(out) }
                 return true
             }
             all[id] = nil
-            if routerStop == nil && reason != .error { out.textDelta += f.stops.flush() + f.detok.finish() }
-            out.finishReason = reason
-            out.stopReason = why
-            f.timings.e2eLatency = seconds(now - f.arrival)
-            out.timings = f.timings
+            f.output.finish(&out, reason: reason, at: now)
             f.continuation.yield(out)
             f.continuation.finish()
+            record(f.traceRecord(reason, origin: started))
             return true
         }
-        if routerStop != nil { Task { try? await queue.finish(id: id, reason: .stop) } }
+        if routerStop { Task { try? await queue.finish(id: id, reason: .stop) } }
         return ok
-    }
-
-    private func stamp(_ f: inout Flight, _ now: ContinuousClock.Instant) {
-        if let last = f.lastToken {
-            f.timings.interTokenGaps.append(seconds(now - last))
-        } else {
-            f.timings.timeToFirstToken = seconds(now - f.arrival)
-            f.timings.queueTime = f.timings.timeToFirstToken ?? 0
-        }
-        f.lastToken = now
-    }
-
-    func isStopToken(_ t: Int32, _ p: SamplingParams) -> Bool {
-        (!p.ignoreEOS && tokenizer.stopIds.contains(t)) || p.stopTokenIds.contains(t)
-    }
-
-    func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     /// Ends a stream with an error (queue unavailable).
@@ -209,11 +195,18 @@ extension RouterEngineClient {
         f.continuation.yield(RequestOutput(finishReason: .error, stopReason: error, promptTokenCount: f.promptCount,
                                            completionTokenCount: f.delivered))
         f.continuation.finish()
+        record(f.traceRecord(.error, origin: started))
     }
 
     /// The client went away: drop the stream and end the request in the queue (its instance stops at its next append).
     func clientGone(_ id: Int64) {
-        guard flights.withLock({ $0.removeValue(forKey: id) }) != nil else { return }
+        guard let f = flights.withLock({ $0.removeValue(forKey: id) }) else { return }
+        record(f.traceRecord(.abort, origin: started))
         Task { try? await queue.finish(id: id, reason: .abort) }
+    }
+
+    /// Hands a finished request's line to the trace writer (when `--record-trace` is on).
+    func record(_ r: RequestTraceRecord) {
+        traceLines?.continuation.yield(r)
     }
 }

@@ -30,15 +30,22 @@ public final class RouterEngineClient: TokenizerBacked, Service {
     let knownInstances = Mutex<(at: ContinuousClock.Instant, pool: [InstanceRecord])?>(nil)
     /// Requests assigned at enqueue (fast path) and in scheduling rounds.
     let placements = Mutex<(direct: Int, rounds: Int)>((0, 0))
+    /// When the router was made (`OutputProcessor.now()` clock): the origin of trace arrivals.
+    let started = OutputProcessor.now()
+    /// `--record-trace`: the file, and the finished requests on their way to the task that writes it.
+    let traceFile: RequestTraceFile?
+    let traceLines: (stream: AsyncStream<RequestTraceRecord>, continuation: AsyncStream<RequestTraceRecord>.Continuation)?
 
     public init(queue: any DistributedQueue, tokenizer: Tokenizer, modelInfo: ModelInfo, name: String,
                 policy: RoutingPolicyKind, timing: ClusterTiming = ClusterTiming(), chatTemplate: String? = nil,
-                logger: Logger = Logger(label: "swiftlet.router")) throws {
+                recordTrace: String? = nil, logger: Logger = Logger(label: "swiftlet.router")) throws {
         guard validClusterName(name) else { throw ClusterError("router name '\(name)': use 1-40 lowercase letters, digits, '-' or '_'") }
         self.queue = queue; self.tokenizer = tokenizer; self.modelInfo = modelInfo; self.name = name
         self.planner = GlobalPlanner(policy: policy); self.timing = timing; self.logger = logger
         self.chatTemplate = try ChatTemplate.forModel(tokenizer, override: chatTemplate)
         (kicks, kick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        traceFile = try recordTrace.map { try RequestTraceFile(path: $0) }
+        traceLines = traceFile == nil ? nil : AsyncStream<RequestTraceRecord>.makeStream(bufferingPolicy: .unbounded)
     }
 
     // MARK: EngineClient
@@ -49,15 +56,14 @@ public final class RouterEngineClient: TokenizerBacked, Service {
         try request.validate(for: modelInfo)   // the instances' KV capacity is checked where they run
         let id = Int64.random(in: 1...Int64.max)
         let (stream, continuation) = AsyncStream<RequestOutput>.makeStream(bufferingPolicy: .unbounded)
-        let flight = Flight(params: request.params, promptCount: request.promptTokenIds.count, continuation: continuation,
-                            detok: IncrementalDetokenizer(tokenizer: tokenizer, skipSpecial: request.params.skipSpecialTokens,
-                                                          promptTail: Array(request.promptTokenIds.suffix(4))))
+        let q = QueuedRequest(id: id, origin: name, prompt: request.promptTokenIds, params: request.params,
+                              priority: request.priority)
+        let flight = Flight(output: OutputProcessor(tokenizer: tokenizer, params: request.params, prompt: request.promptTokenIds),
+                            prefixHash: q.prefixHash, continuation: continuation)
         flights.withLock { $0[id] = flight }
         continuation.onTermination = { [weak self] reason in
             if case .cancelled = reason { self?.clientGone(id) }
         }
-        let q = QueuedRequest(id: id, origin: name, prompt: request.promptTokenIds, params: request.params,
-                              priority: request.priority)
         trace("R generate \(id)")
         Task { [weak self] in
             guard let self else { return }

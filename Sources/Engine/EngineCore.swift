@@ -14,7 +14,6 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
     let sampler: Sampler
     let metrics: EngineMetrics
     private var seqs: [RequestID: SequenceState] = [:]
-    private var lastStats: SchedulerStats?
     /// Token masks per grammar, shared by every request with the same constraint (engine thread only).
     private var grammarIndexes: [ConstraintSpec.Kind: GrammarIndex] = [:]
     private lazy var vocabIndex: VocabIndex = Self.vocabIndex(tokenizer, vocabSize: model.config.vocabSize)
@@ -28,15 +27,9 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
     struct SequenceState {
         let request: EngineRequest
         var sampler: SequenceSampler
-        var detok: IncrementalDetokenizer
-        var stops: StopStringMatcher
+        /// Tokens → text, stop conditions, timings: the output path the cluster router shares.
+        var output: OutputProcessor
         let continuation: AsyncStream<RequestOutput>.Continuation
-        let arrival: UInt64
-        var firstScheduled: UInt64?
-        var lastToken: UInt64?
-        var timings = RequestTimings()
-        var completionTokens = 0
-        var matchedStopString = false
         /// Prompt log-probabilities computed so far (position p predicts prompt token p + 1); nil unless asked for.
         var promptLogprobs: [TokenLogprob]?
         var promptLogprobsSent = false
@@ -73,13 +66,10 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
             continuation.finish()
             return
         }
-        let tail = Array(r.promptTokenIds.suffix(4))
         seqs[id] = SequenceState(
             request: r, sampler: SequenceSampler(params: r.params, prompt: r.promptTokenIds, resumed: r.resumedOutputTokens),
-            detok: IncrementalDetokenizer(tokenizer: tokenizer, skipSpecial: r.params.skipSpecialTokens, promptTail: tail),
-            stops: StopStringMatcher(stops: r.params.stop), continuation: continuation, arrival: arrival,
-            promptLogprobs: r.params.promptLogprobs ? [] : nil, constraint: constraint)
-        metrics.promptTokens.increment(by: r.promptTokenIds.count)
+            output: OutputProcessor(tokenizer: tokenizer, params: r.params, prompt: r.promptTokenIds, arrival: arrival),
+            continuation: continuation, promptLogprobs: r.params.promptLogprobs ? [] : nil, constraint: constraint)
         promptTokensTotal += r.promptTokenIds.count
     }
 
@@ -123,7 +113,7 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
         defer { stepNanos &+= Self.now() &- start }
         let plan = scheduler.schedule()
         for f in plan.finished { finish(f.id, reason: EngineFinishReason(f.reason), extraText: "") }
-        guard !plan.scheduled.isEmpty else { publishStats(); return !plan.finished.isEmpty }
+        guard !plan.scheduled.isEmpty else { return !plan.finished.isEmpty }
         let now = Self.now()
         var batch = ForwardBatch()
         var rows: [RowUse] = []
@@ -149,13 +139,13 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
                 seqs[id]?.promptLogprobs?.append(sampler.logprob(logits.row(row), token: next, top: n))
             case .sample(let id):
                 guard var st = seqs[id] else { continue }
-                var (out, stop) = sampleOne(&st, logits: logits.row(row), at: tokenTime)
+                var (out, end) = sampleOne(&st, logits: logits.row(row), at: tokenTime)
                 if let p = st.promptLogprobs, !st.promptLogprobsSent {
                     out.promptLogprobs = p
                     st.promptLogprobsSent = true
                 }
                 sampled[id] = out.newTokenIds[0]
-                if stop { finishing[id] = .stop }
+                if let end { finishing[id] = end }
                 seqs[id] = st
                 outputs.append((id, out))
             }
@@ -170,7 +160,6 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
             }
         }
         for f in finished where sampled[f.id] == nil { finish(f.id, reason: EngineFinishReason(f.reason), extraText: "") }
-        publishStats()
         return true
     }
 
@@ -189,18 +178,14 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
     }
 
     private func markScheduled(_ id: RequestID, now: UInt64) {
-        guard var st = seqs[id], st.firstScheduled == nil else { return }
-        st.firstScheduled = now
-        st.timings.queueTime = Self.seconds(now - st.arrival)
-        metrics.queueTime.record(st.timings.queueTime)
-        seqs[id] = st
+        _ = seqs[id]?.output.markScheduled(at: now)
     }
 
-    /// Samples one token for a sequence and turns it into an output; returns whether it hit a stop condition.
+    /// Samples one token for a sequence and turns it into an output (through the output processor); returns the
+    /// finish reason when the token ends the request (a stop condition, the constraint complete, `max_tokens`).
     private func sampleOne(_ st: inout SequenceState, logits: UnsafeBufferPointer<Float>, at t: UInt64)
-        -> (RequestOutput, Bool) {
+        -> (RequestOutput, FinishReason?) {
         let p = st.request.params
-        let eos = p.ignoreEOS && st.constraint == nil ? [] : tokenizer.stopIds
         let r: Sampler.Result
         if var c = st.constraint {
             // The grammar decides where the output may end (min_tokens does not apply); a token it refuses
@@ -214,63 +199,41 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
             t0 = Self.now()
             guard let sampled, c.advance(sampled.token) else {
                 // Nothing the vocabulary holds can continue the grammar: end here with an end-of-text token.
-                let token = tokenizer.eosId ?? 0
-                st.completionTokens += 1
-                var out = RequestOutput(newTokenIds: [token], promptTokenCount: st.request.promptTokenIds.count,
-                                        completionTokenCount: st.completionTokens)
-                out.stopReason = "no token can continue the constrained output"
-                return (out, true)
+                var out = st.output.output
+                st.output.appendFinal(tokenizer.eosId ?? 0, why: "no token can continue the constrained output", into: &out)
+                return (out, .stop)
             }
             constraintNanos &+= spent &+ sampler.lastMaskNanos &+ (Self.now() &- t0)
             st.constraint = c
             r = sampled
         } else {
-            let banned: Set<Int32> = st.completionTokens < p.minTokens ? eos.union(p.stopTokenIds) : []
+            let banned: Set<Int32>
+            if st.output.completionTokens < p.minTokens {
+                let stops = st.output.stopTokenIds
+                banned = stops.eos.union(stops.extra)
+            } else {
+                banned = []
+            }
             r = sampler.sample(logits, &st.sampler, banned: banned)
         }
-        st.completionTokens += 1
-        metrics.generationTokens.increment()
         generationTokensTotal += 1
-        if let last = st.lastToken {
-            let gap = Self.seconds(t - last)
-            st.timings.interTokenGaps.append(gap)
-            metrics.itl.record(gap)
-        } else {
-            st.timings.timeToFirstToken = Self.seconds(t - st.arrival)
-            metrics.ttft.record(st.timings.timeToFirstToken!)
-        }
-        st.lastToken = t
-        var out = RequestOutput(newTokenIds: [r.token], logprobs: r.logprob.map { [$0] } ?? [],
-                                promptTokenCount: st.request.promptTokenIds.count, completionTokenCount: st.completionTokens)
-        if eos.contains(r.token) || p.stopTokenIds.contains(r.token) {
-            out.stopReason = tokenizer.tokenText(r.token)
-            return (out, true)
-        }
-        switch st.stops.push(st.detok.push(r.token)) {
-        case .emit(let text):
-            out.textDelta = text
-            return (out, st.constraint?.isComplete ?? false)
-        case .stopped(let before, let stop):
-            out.textDelta = before
-            out.stopReason = stop
-            st.matchedStopString = true
-            return (out, true)
+        var out = st.output.output
+        let logprob = r.logprob
+        let end = st.output.process(CollectionOfOne(r.token), at: t, into: &out) { _ in logprob }
+        switch end {
+        case .stopToken?, .stopString?: return (out, .stop)
+        // A complete constraint ends the output (as a stop, also at max_tokens).
+        case .length?: return (out, (st.constraint?.isComplete ?? false) ? .stop : .length)
+        case nil: return (out, (st.constraint?.isComplete ?? false) ? .stop : nil)
         }
     }
 
     /// Ends a request's stream with its final output (held-back text released unless a stop string matched).
     private func finish(_ id: RequestID, reason: EngineFinishReason, extraText: String, last: RequestOutput? = nil) {
         guard var st = seqs.removeValue(forKey: id) else { return }
-        var out = last ?? RequestOutput(promptTokenCount: st.request.promptTokenIds.count,
-                                        completionTokenCount: st.completionTokens)
+        var out = last ?? st.output.output
         out.textDelta = extraText
-        if !st.matchedStopString { out.textDelta += st.stops.flush() + st.detok.finish() }
-        out.finishReason = reason
-        let now = Self.now()
-        st.timings.e2eLatency = Self.seconds(now - st.arrival)
-        metrics.e2e.record(st.timings.e2eLatency!)
-        out.timings = st.timings
-        metrics.success(reason)
+        st.output.finish(&out, reason: reason, at: Self.now())
         st.continuation.yield(out)
         st.continuation.finish()
     }
@@ -281,28 +244,15 @@ final class EngineCore: @unchecked Sendable {   // touched by the engine thread 
             if let st = seqs.removeValue(forKey: id) {
                 st.continuation.yield(RequestOutput(finishReason: .abort, stopReason: message,
                                                     promptTokenCount: st.request.promptTokenIds.count,
-                                                    completionTokenCount: st.completionTokens))
+                                                    completionTokenCount: st.output.completionTokens))
                 st.continuation.finish()
             }
         }
         _ = scheduler.schedule()
     }
 
-    /// Gauges and the cumulative counters' deltas.
-    func publishStats() {
-        let s = scheduler.stats
-        metrics.running.record(s.numRunning)
-        metrics.waiting.record(s.numWaiting)
-        metrics.kvUsage.record(s.kvUsage)
-        let prev = lastStats
-        metrics.preemptions.increment(by: s.numPreemptions - (prev?.numPreemptions ?? 0))
-        metrics.prefixQueries.increment(by: s.prefixCacheQueries - (prev?.prefixCacheQueries ?? 0))
-        metrics.prefixHits.increment(by: s.prefixCacheHits - (prev?.prefixCacheHits ?? 0))
-        lastStats = s
-    }
-
-    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
-    static func seconds(_ ns: UInt64) -> Double { Double(ns) / 1e9 }
+    static func now() -> UInt64 { OutputProcessor.now() }
+    static func seconds(_ ns: UInt64) -> Double { OutputProcessor.seconds(ns) }
 }
 
 extension EngineFinishReason {

@@ -1,10 +1,13 @@
+public import protocol CoreMetrics.MetricsFactory
 import Engine
 public import Prometheus
 import Synchronization
 
-/// The `swiftlet:` metrics, named after vLLM's. Gauges and engine counters are refreshed from
-/// `engine.stats()` at scrape time; token counters and latency histograms are observed from the outputs the
-/// server relays. The engine's own swift-metrics must not write into the same registry (names would clash).
+/// The `swiftlet:` metrics, named after vLLM's, one owner per name. These are the server's (for `serve` and the
+/// cluster router alike): gauges and engine counters are refreshed from `engine.stats()` at scrape time; token
+/// counters, finish reasons and latency histograms are observed from the outputs the server relays (made by the
+/// engine's `OutputProcessor`, in the engine or in the router). The engine publishes only what it alone sees
+/// (`swiftlet:iteration_tokens_total`), through `engineMetricsFactory`, into the same registry.
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let running, waiting, kvUsage: Gauge
@@ -40,6 +43,14 @@ public final class ServerMetrics: Sendable {
         itl = registry.makeValueHistogram(descriptor: d("inter_token_latency_seconds", "Time between tokens."), buckets: latency)
         e2e = registry.makeValueHistogram(descriptor: d("e2e_request_latency_seconds", "Arrival to finish."), buckets: long)
         queue = registry.makeValueHistogram(descriptor: d("request_queue_time_seconds", "Time waiting to be scheduled."), buckets: long)
+    }
+
+    /// The swift-metrics factory to give the engine (`Engine.load(metricsFactory:)`): it writes into this registry.
+    public var engineMetricsFactory: any MetricsFactory {
+        var f = PrometheusMetricsFactory(registry: registry)
+        // vLLM's buckets for tokens per step.
+        f.valueHistogramBuckets["swiftlet:iteration_tokens_total"] = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
+        return f
     }
 
     /// Called for every output of every engine request: token counters advance, and on the final output

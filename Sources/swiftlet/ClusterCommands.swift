@@ -146,6 +146,9 @@ struct Router: AsyncParsableCommand {
     @Option(help: "Log level (debug shows every routing decision and its reason).")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Append one JSON line per finished request to this file (arrival, token counts, prefix hash, finish).")
+    var recordTrace: String?
+
     func run() async throws {
         bootstrapLogging(logLevel)
         let logger = Logger(label: "swiftlet.router")
@@ -159,7 +162,7 @@ struct Router: AsyncParsableCommand {
         let router = try RouterEngineClient(queue: queue, tokenizer: tok, modelInfo: info,
                                             name: name ?? "router-\(ProcessInfo.processInfo.processIdentifier)",
                                             policy: policy, timing: queueOptions.timing(maxAttempts: maxAttempts),
-                                            chatTemplate: template, logger: logger)
+                                            chatTemplate: template, recordTrace: recordTrace, logger: logger)
         config.servedModelName = info.name
         config.apiKey = apiKey
         config.maxQueuedRequests = maxQueuedRequests

@@ -42,11 +42,13 @@ struct Serve: AsyncParsableCommand {
         bootstrapLogging(logLevel)
         let logger = Logger(label: "swiftlet")
         let options = engine
+        let metrics = ServerMetrics()
+        let engineMetrics = metrics.engineMetricsFactory
         let engineConfig = try options.engineConfig(servedModelName: name)
         let deferred = DeferredEngine(name: name) {
             let bar = ProgressBar(title: "loading \(URL(fileURLWithPath: path).lastPathComponent)")
             let e = try Engine.load(modelPath: path, tokenizerPath: options.tokenizer, config: engineConfig,
-                                    metricsFactory: NOOPMetricsHandler.instance, progress: { bar.update($0) })
+                                    metricsFactory: engineMetrics, progress: { bar.update($0) })
             bar.done()
             logger.info("model loaded", metadata: ["model": "\(name)", "kv_blocks": "\(e.schedulerConfig.numBlocks)",
                                                    "max_model_len": "\(e.modelInfo.maxModelLen)"])
@@ -57,7 +59,8 @@ struct Serve: AsyncParsableCommand {
         config.shutdownTimeout = shutdownTimeout
         config.maxBodySize = maxBodySize
         config.maxQueuedRequests = options.maxQueuedRequests
-        try await SwiftletServer.run(engine: deferred, config: config, services: [deferred], logger: logger)
+        try await SwiftletServer.run(engine: deferred, config: config, services: [deferred], logger: logger,
+                                   metrics: metrics)
     }
 }
 
