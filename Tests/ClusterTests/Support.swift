@@ -170,11 +170,11 @@ final class TestRouter: Sendable {
     let port: Int
 
     init(queue: any DistributedQueue, name: String = "router-a", policy: RoutingPolicyKind = .freeness,
-         timing: ClusterTiming = fastTiming()) async throws {
+         timing: ClusterTiming = fastTiming(), recordTrace: String? = nil) async throws {
         let (tok, info) = try loadRouterModel(modelPath: Paths.stories, tokenizerPath: Paths.storiesTok,
                                               servedModelName: "stories260K", maxModelLen: nil)
         client = try RouterEngineClient(queue: queue, tokenizer: tok, modelInfo: info, name: name, policy: policy,
-                                        timing: timing, logger: quietLogger)
+                                        timing: timing, recordTrace: recordTrace, logger: quietLogger)
         var config = ServerConfig(servedModelName: "stories260K", port: 0)
         config.maxQueuedRequests = 4096
         let (ports, portsIn) = AsyncStream<Int>.makeStream()
