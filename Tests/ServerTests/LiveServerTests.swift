@@ -204,6 +204,10 @@ import Testing
             #expect(lines.contains("swiftlet:generation_tokens_total 6"))
             #expect(lines.contains(#"swiftlet:request_success_total{finished_reason="length"} 1"#))
             #expect(lines.contains("swiftlet:e2e_request_latency_seconds_count 1"))
+            // The engine's one metric of its own is published (not silenced), and every name has one owner.
+            #expect(lines.contains { $0.hasPrefix("swiftlet:iteration_tokens_total_count ") })
+            let types = lines.filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }
+            #expect(Set(types).count == types.count, "a metric family is published twice: \(types)")
         }
     }
 }

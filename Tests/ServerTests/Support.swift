@@ -98,15 +98,17 @@ func withLiveServer(configure: (inout ServerConfig) -> Void = { _ in },
     ec.numBlocks = 256
     ec.chatTemplate = testChatTemplate
     configureEngine(&ec)
+    // Wired as `serve` wires them: the engine's own metrics go into the server's registry.
+    let metrics = ServerMetrics()
     let engine = try Engine.load(modelPath: Paths.stories, tokenizerPath: Paths.storiesTok, config: ec,
-                                 metricsFactory: NOOPMetricsHandler.instance)
+                                 metricsFactory: metrics.engineMetricsFactory)
     engine.start()
     defer { engine.shutdown() }
     var config = ServerConfig(servedModelName: "stories", host: "127.0.0.1", port: 0)
     configure(&config)
     var quiet = Logger(label: "server-test")
     quiet.logLevel = .warning
-    let app = buildApplication(engine: engine, config: config, logger: logger ?? quiet)
+    let app = buildApplication(engine: engine, config: config, logger: logger ?? quiet, metrics: metrics)
     try await app.test(.live) { client in
         try await body(Live(port: try #require(client.port), engine: engine))
     }
