@@ -191,8 +191,7 @@ public struct ClusterSimulator {
         var heap = Heap<Event>()
         var seq = 0
         func push(_ t: Double, _ k: Event.Kind) { heap.insert(Event(time: t, seq: seq, kind: k)); seq += 1 }
-        for i in reqs.indices { push(reqs[i].arrival, .arrival(i)) }
-        for k in insts.indices { push(0, .heartbeat(instance: k)) }
+        // Faults and operations first: at the same instant they apply before arrivals and reports.
         for e in config.scenario.events {
             switch e {
             case .fail(let k, let t) where k < insts.count: push(t, .fail(instance: k))
@@ -200,6 +199,8 @@ public struct ClusterSimulator {
             default: break
             }
         }
+        for i in reqs.indices { push(reqs[i].arrival, .arrival(i)) }
+        for k in insts.indices { push(0, .heartbeat(instance: k)) }
         var queue: [Int] = []          // waiting for an instance, in (attempt-independent) arrival order
         var idOf: [RequestID: Int] = [:]
         var nextID: RequestID = 1

@@ -122,17 +122,20 @@ public struct Exploration: Sendable {
 
     /// A plain-text table of the points.
     public static func table(_ points: [Point]) -> String {
-        var out = String(format: "%-22@ %8@ %6@ %8@ %9@ %9@ %9@ %9@ %9@ %9@ %8@\n", "config" as NSString, "rate" as NSString,
-                         "ok" as NSString, "good%" as NSString, "ttft p50" as NSString, "ttft p99" as NSString,
-                         "tpot p50" as NSString, "tpot p99" as NSString, "e2el p50" as NSString, "tok/s" as NSString,
-                         "sim s" as NSString)
+        func pad(_ x: String, _ w: Int, left: Bool = false) -> String {
+            let fill = String(repeating: " ", count: max(0, w - x.count))
+            return left ? x + fill : fill + x
+        }
+        let heads = ["rate", "ok", "good%", "ttft p50", "ttft p99", "tpot p50", "tpot p99", "e2el p50", "tok/s", "sim s"]
+        var out = pad("config", 24, left: true) + heads.map { pad($0, 10) }.joined() + "\n"
         for p in points {
             let m = p.result.metrics
-            let rate = p.rate.isFinite ? String(format: "%.2f", p.rate) : "inf"
-            out += String(format: "%-22@ %8@ %6d %7.1f%% %9.1f %9.1f %9.2f %9.2f %9.1f %9.1f %8.3f\n",
-                          label(p.policy, p.instances) as NSString, rate as NSString, m.completed, goodShare(p) * 100,
-                          m.ttft.median, m.ttft.p99, m.tpot.median, m.tpot.p99, m.e2el.median, m.outputThroughput,
-                          p.wallSeconds)
+            let cells = [p.rate.isFinite ? String(format: "%.2f", p.rate) : "inf", "\(m.completed)",
+                         String(format: "%.1f", goodShare(p) * 100), String(format: "%.1f", m.ttft.median),
+                         String(format: "%.1f", m.ttft.p99), String(format: "%.2f", m.tpot.median),
+                         String(format: "%.2f", m.tpot.p99), String(format: "%.1f", m.e2el.median),
+                         String(format: "%.1f", m.outputThroughput), String(format: "%.3f", p.wallSeconds)]
+            out += pad(label(p.policy, p.instances), 24, left: true) + cells.map { pad($0, 10) }.joined() + "\n"
         }
         return out
     }

@@ -97,7 +97,7 @@ func workload(_ n: Int, seed: UInt64, rate: Double, groups: Int = 4) -> [TraceRe
         let a = ClusterSimulator(config: config(policy)).run(trace, recordSteps: true)
         let b = ClusterSimulator(config: config(policy)).run(trace, recordSteps: true)
         #expect(a == b)
-        #expect(a.outcomes.allSatisfy(\.success))
+        #expect(a.outcomes.allSatisfy { $0.success })
         #expect(a.outcomes.map(\.outputTokens) == trace.map(\.outputTokens))
         #expect(a.instances.map(\.served).reduce(0, +) == trace.count)
     }
@@ -122,7 +122,7 @@ func workload(_ n: Int, seed: UInt64, rate: Double, groups: Int = 4) -> [TraceRe
     @Test func aFailedInstancesRequestsFinishElsewhere() {
         let trace = workload(200, seed: 7, rate: 40)
         let r = ClusterSimulator(config: config(.roundRobin, scenario: SimScenario([.fail(instance: 1, at: 1.0)]))).run(trace)
-        #expect(r.outcomes.allSatisfy(\.success))
+        #expect(r.outcomes.allSatisfy { $0.success })
         #expect(r.outcomes.map(\.outputTokens) == trace.map(\.outputTokens))
         // Requests it held are resumed after the lease: some TTFT-after gap of at least a lease shows in their ITL.
         #expect(r.outcomes.contains { $0.itl.contains { $0 >= 2.5 } })
@@ -133,7 +133,7 @@ func workload(_ n: Int, seed: UInt64, rate: Double, groups: Int = 4) -> [TraceRe
     @Test func drainTakesNoNewWork() {
         let trace = workload(200, seed: 8, rate: 40)
         let r = ClusterSimulator(config: config(.leastRequests, scenario: SimScenario([.drain(instance: 0, at: 0)]))).run(trace)
-        #expect(r.outcomes.allSatisfy(\.success))
+        #expect(r.outcomes.allSatisfy { $0.success })
         #expect(r.instances[0].served == 0)
     }
 
@@ -240,7 +240,7 @@ final class StepRecorder: MetricsFactory, RecorderHandler, CounterHandler, Timer
         let sim = ClusterSimulator(config: SimulationConfig(instances: [spec], policy: .roundRobin)).run(trace, recordSteps: true)
         #expect(counts == trace.map(\.outputTokens))
         #expect(sim.outcomes.map(\.outputTokens) == counts)
-        let engineSteps = rec.values.withLock { $0 }.map(Int.init)
+        let engineSteps = rec.values.withLock { $0 }.map { Int($0) }
         let simSteps = try #require(sim.stepLog.first).map(\.batchTokens)
         #expect(engineSteps.count == simSteps.count)
         #expect(engineSteps == simSteps)
