@@ -7,7 +7,7 @@
 #   scripts/validate-simulator.sh [stories|smollm2]      (needs a release build and postgresql-15)
 # The cluster overhead (HTTP, queue, routing, relay) is not modelled from first principles: it is calibrated once
 # per model from a closed-loop run (one request at a time) as the TTFT the simulator does not see, and passed as
-# --dispatch-ms. The rates and policies of the comparison are not used for calibration.
+# --dispatch-ms (TTFT) and --step-overhead-us (TPOT: at one request at a time every step has one token). The rates and policies of the comparison are not used for calibration.
 # Results: $OUT (default /tmp/swiftlet-simval/<model>): real_*.json, sim/*.json, profile.json, table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,40 +60,46 @@ start_router() {  # policy -> sets rp, router pid
   rpid=$!
   wait_health "http://127.0.0.1:$rp"
 }
-bench() {  # label rate extra...
-  local label=$1 rate=$2; shift 2
-  "$bin" bench serve --base-url "http://127.0.0.1:$rp" --label "$label" --request-rate "$rate" --seed 7 "${work[@]}" "$@" \
+bench() {  # label rate seed extra...  (each run its own seed: no prompt of one run is in the instances' prefix cache from another)
+  local label=$1 rate=$2 seed=$3; shift 3
+  "$bin" bench serve --base-url "http://127.0.0.1:$rp" --label "$label" --request-rate "$rate" --seed "$seed" "${work[@]}" "$@" \
     --save-result "$out/real_$label.json" > "$out/real_$label.txt" 2>&1
 }
 
-# Calibration: one request at a time.
+# Warm-up (first touches of weights and cache pages), then calibration: one request at a time.
 start_router round-robin
-bench calibration inf --num-prompts "$cal" --max-concurrency 1
+bench warmup inf 99 --num-prompts 6 --max-concurrency 2
+bench calibration inf 7 --num-prompts "$cal" --max-concurrency 1
 "$bin" cluster simulate --profile "$out/profile.json" --policies round-robin --instances 2 "${work[@]}" --seed 7 \
   --num-prompts "$cal" --max-concurrency 1 --request-rates inf --output-dir "$out/sim-cal" > "$out/sim-cal.txt"
-dispatch=$(python3 - "$out/real_calibration.json" "$out/sim-cal/round-robin_x2_rate-inf.json" <<'EOF'
+read -r dispatch pertoken < <(python3 - "$out/real_calibration.json" "$out/sim-cal/round-robin_x2_rate-inf.json" <<'EOF'
 import json, sys
 r, s = (json.load(open(f)) for f in sys.argv[1:3])
-print(f"{max(0.0, r['median_ttft_ms'] - s['median_ttft_ms']):.2f}")
+per_token_ms = max(0.0, r['median_tpot_ms'] - s['median_tpot_ms'])
+print(f"{max(0.0, r['median_ttft_ms'] - s['median_ttft_ms'] - per_token_ms):.2f} {per_token_ms * 1000:.0f}")
 EOF
 )
-echo "calibrated cluster overhead: $dispatch ms of TTFT (closed loop, $cal requests)"
+echo "calibrated cluster overhead (closed loop, $cal requests): $dispatch ms of TTFT, $pertoken us per step"
 kill "$rpid"; wait "$rpid" 2>/dev/null || true
 
 IFS=, read -ra pols <<< "$policies"
 IFS=, read -ra rs <<< "$rates"
+seed=100
 for pol in "${pols[@]}"; do
   start_router "$pol"
-  for r in "${rs[@]}"; do bench "${pol}_rate-$r" "$r" --num-prompts "$n"; done
+  for r in "${rs[@]}"; do
+    seed=$((seed + 1))
+    bench "${pol}_rate-$r" "$r" "$seed" --num-prompts "$n"
+    "$bin" cluster simulate --profile "$out/profile.json" --policies "$pol" --instances 2 "${work[@]}" --seed "$seed" \
+      --num-prompts "$n" --request-rates "$r" --dispatch-ms "$dispatch" --step-overhead-us "$pertoken" --output-dir "$out/sim" >> "$out/sim.txt"
+  done
   kill "$rpid"; wait "$rpid" 2>/dev/null || true
 done
-"$bin" cluster simulate --profile "$out/profile.json" --policies "$policies" --instances 2 "${work[@]}" --seed 7 \
-  --num-prompts "$n" --request-rates "$rates" --dispatch-ms "$dispatch" --output-dir "$out/sim" > "$out/sim.txt"
 
-python3 - "$out" "$policies" "$rates" "$model" "$dispatch" <<'EOF' | tee "$out/table.md"
+python3 - "$out" "$policies" "$rates" "$model" "$dispatch ms + $pertoken us/step" <<'EOF' | tee "$out/table.md"
 import json, sys, os
 out, pols, rates, model, dispatch = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(","), sys.argv[4], sys.argv[5]
-print(f"model {model}, 2 instances (1 thread, 1 core each), calibrated overhead {dispatch} ms")
+print(f"model {model}, 2 instances (1 thread, 1 core each), calibrated overhead {dispatch}")
 print("| policy | rate | real TTFT p50 | sim TTFT p50 | err | real TPOT p50 | sim TPOT p50 | err | real ok | sim ok |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 rank = {}

@@ -32,12 +32,16 @@ public struct ClusterOverhead: Sendable, Equatable {
     public var relay: Double
     /// Added to every step per sampled token (output handling beside the model: detokenizing, streaming).
     public var perToken: Double
+    /// Added to every step (the engine loop's own work and waits beside the model).
+    public var perStep: Double = 0
     /// Instance heartbeat period (load reports the router plans on) and lease (a dead instance's work waits this
     /// long before another instance gets it).
     public var heartbeat: Double
     public var lease: Double
 
-    public init(dispatch: Double = 0, relay: Double = 0, perToken: Double = 0, heartbeat: Double = 0.5, lease: Double = 2.5) {
+    public init(dispatch: Double = 0, relay: Double = 0, perToken: Double = 0, perStep: Double = 0, heartbeat: Double = 0.5,
+                lease: Double = 2.5) {
+        self.perStep = perStep
         self.dispatch = dispatch; self.relay = relay; self.perToken = perToken; self.heartbeat = heartbeat; self.lease = lease
     }
 }
@@ -274,7 +278,7 @@ public struct ClusterSimulator {
             guard !plan.scheduled.isEmpty else { return }
             let shape = StepShape(plan)
             if recordSteps { insts[k].log.append(shape) }
-            let d = insts[k].spec.cost.seconds(shape) + o.perToken * Double(shape.sampled)
+            let d = insts[k].spec.cost.seconds(shape) + o.perStep + o.perToken * Double(shape.sampled)
             insts[k].plan = plan
             insts[k].busy += d
             insts[k].steps += 1

@@ -44,6 +44,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Microseconds added to a step per sampled token (output handling beside the model).")
     var perTokenUs: Double = 0
 
+    @Option(help: "Microseconds added to every step (the engine loop's work and waits beside the model).")
+    var stepOverheadUs: Double = 0
+
     @Option(help: "Instance heartbeat period, milliseconds (how stale the router's view of the load is).")
     var heartbeatMs: Double = 500
 
@@ -96,7 +99,7 @@ struct Simulate: AsyncParsableCommand {
             }
             requests = Traces.fromBench(bench, rate: .infinity, burstiness: workload.burstiness, seed: workload.seed)
         }
-        let overhead = ClusterOverhead(dispatch: dispatchMs / 1000, relay: relayMs / 1000, perToken: perTokenUs / 1e6,
+        let overhead = ClusterOverhead(dispatch: dispatchMs / 1000, relay: relayMs / 1000, perToken: perTokenUs / 1e6, perStep: stepOverheadUs / 1e6,
                                        heartbeat: heartbeatMs / 1000, lease: leaseSeconds)
         let bounds = try workload.bounds()
         var exploration = Exploration(
