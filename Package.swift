@@ -98,8 +98,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: strict),
+        // Discrete-event cluster simulation: the real Scheduler/KVBlocks and GlobalPlanner on a fitted step-time model.
+        .target(name: "Simulator", dependencies: [
+            "Scheduler", "KVBlocks", "Cluster", "Bench",
+            .product(name: "HeapModule", package: "swift-collections"),
+        ], swiftSettings: strict),
         .executableTarget(name: "swiftlet", dependencies: [
-            "Model", "Tokenizer", "Tensor", "Engine", "Server", "OpenAIAPI", "Scheduler", "Bench", "Cluster",
+            "Model", "Tokenizer", "Tensor", "Engine", "Server", "OpenAIAPI", "Scheduler", "Bench", "Cluster", "Simulator",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -146,6 +151,10 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        .testTarget(name: "SimulatorTests", dependencies: [
+            "Simulator", "Scheduler", "KVBlocks", "Cluster", "Bench", "Engine", "Model", "Tokenizer",
+            .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: strict),
         .testTarget(name: "KVBlocksTests", dependencies: [
             "KVBlocks", .product(name: "PropertyBased", package: "swift-property-based"),

@@ -10,7 +10,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Load-test an OpenAI-compatible server (like `vllm bench serve`).",
-        subcommands: [BenchServe.self, BenchSweep.self])
+        subcommands: [BenchServe.self, BenchSweep.self, BenchProfile.self])
 }
 
 /// What to send and how: shared by `bench serve` and `bench sweep`.

@@ -175,7 +175,7 @@ struct Router: AsyncParsableCommand {
 /// `swiftlet cluster status|drain`: the operator's view.
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cluster", abstract: "Inspect or operate a cluster.", subcommands: [Status.self, Drain.self])
+        commandName: "cluster", abstract: "Inspect or operate a cluster.", subcommands: [Status.self, Drain.self, Simulate.self])
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Instances, their load, and the queue by priority.")

@@ -76,4 +76,33 @@ check(code != 0 and 'nonexistent' in err, f'missing model: {code} {err}')
 code, out, err = run('generate', '--model', stories)
 check(code != 0 and 'prompt' in err, 'no prompt')
 
+# 5. Profile and simulate (issue 15): a quick profile of stories260K, then a simulated sweep from it.
+with tempfile.TemporaryDirectory() as d:
+    prof = os.path.join(d, 'p.json')
+    code, out, err = run('bench', 'profile', '--model', stories, '--quick', '--passes', '3', '--min-seconds', '0.05',
+                         '--max-model-len', '512', '--max-num-batched-tokens', '256', '--output', prof)
+    check(code == 0, f'bench profile exit {code}: {err[-500:]}')
+    p = json.load(open(prof))
+    check(len(p['samples']) > 20 and any(x['heldOut'] for x in p['samples']), 'profile has training and held-out steps')
+    check(all(x['seconds'] > 0 and x['predicted'] > 0 for x in p['samples']), 'measured and predicted times')
+    check('held-out' in out and 'mean |error|' in out, 'profile prints the held-out error table')
+    trace = os.path.join(d, 't.jsonl')
+    with open(trace, 'w') as f:
+        for i in range(200):
+            f.write(json.dumps({'arrival': i * 0.01, 'prompt_tokens': 20 + i % 30, 'output_tokens': 10 + i % 20,
+                                'prefix_hash': i % 5}) + '\n')
+    sim = os.path.join(d, 'sim')
+    code, out, err = run('cluster', 'simulate', '--profile', prof, '--trace', trace, '--policies',
+                         'round-robin,least-requests', '--instances', '1,2', '--goodput', 'ttft:1000',
+                         '--output-dir', sim)
+    check(code == 0, f'cluster simulate exit {code}: {err[-500:]}')
+    rows = [l.split()[0] + ' ' + l.split()[1] for l in out.splitlines() if l.startswith(('round-robin x', 'least-requests x'))]
+    check(sorted(rows) == ['least-requests x1', 'least-requests x2', 'round-robin x1', 'round-robin x2'], f'four configurations: {out}')
+    check('cheapest configuration' in out or 'no configuration reaches' in out, 'goodput verdict printed')
+    r = json.load(open(os.path.join(sim, [f for f in os.listdir(sim) if f.startswith('round-robin_x2')][0])))
+    check(r['completed'] == 200 and r['total_output_tokens'] == sum(10 + i % 20 for i in range(200)), 'all simulated requests done')
+    check(os.path.getsize(os.path.join(sim, 'chart.svg')) > 1000, 'chart written')
+    code, out, err = run('cluster', 'simulate', '--profile', trace, '--trace', trace)
+    check(code != 0 and 'profile' in err, f'bad profile is a clear error: {err}')
+
 print(f'{passed} passed, 0 failed')

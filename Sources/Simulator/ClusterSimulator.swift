@@ -1,0 +1,406 @@
+public import Bench
+public import Cluster
+import Foundation
+import HeapModule
+import KVBlocks
+public import Scheduler
+
+/// One simulated instance: an engine (its scheduler settings and step-time model) and the agent's capacity.
+public struct SimInstanceSpec: Sendable {
+    public var name: String
+    public var scheduler: SchedulerConfig
+    public var cost: StepCostModel
+    /// Most requests the agent holds (the instance command's default: twice --max-num-seqs).
+    public var capacity: Int
+
+    public init(name: String, scheduler: SchedulerConfig, cost: StepCostModel, capacity: Int? = nil) {
+        self.name = name; self.scheduler = scheduler; self.cost = cost
+        self.capacity = capacity ?? 2 * scheduler.maxNumSeqs
+    }
+
+    /// An instance as profiled (its engine settings and cost model).
+    public init(name: String, profile: EngineProfile, capacity: Int? = nil) {
+        self.init(name: name, scheduler: profile.engine.schedulerConfig, cost: profile.cost, capacity: capacity)
+    }
+}
+
+/// What lies between the client and the engines, in seconds.
+public struct ClusterOverhead: Sendable, Equatable {
+    /// Arrival → the instance's engine has the request (HTTP, tokenizing, enqueue, routing, claim).
+    public var dispatch: Double
+    /// A generated token → the client has it (append, notify, relay, SSE).
+    public var relay: Double
+    /// Added to every step per sampled token (output handling beside the model: detokenizing, streaming).
+    public var perToken: Double
+    /// Added to every step (the engine loop's own work and waits beside the model).
+    public var perStep: Double = 0
+    /// Instance heartbeat period (load reports the router plans on) and lease (a dead instance's work waits this
+    /// long before another instance gets it).
+    public var heartbeat: Double
+    public var lease: Double
+
+    public init(dispatch: Double = 0, relay: Double = 0, perToken: Double = 0, perStep: Double = 0, heartbeat: Double = 0.5,
+                lease: Double = 2.5) {
+        self.perStep = perStep
+        self.dispatch = dispatch; self.relay = relay; self.perToken = perToken; self.heartbeat = heartbeat; self.lease = lease
+    }
+}
+
+/// Faults and operations during a run.
+public struct SimScenario: Sendable, Equatable {
+    public enum Event: Sendable, Equatable {
+        /// The instance dies (kill -9): its requests go elsewhere once their leases expire.
+        case fail(instance: Int, at: Double)
+        /// The instance takes no more work and leaves once its requests are done.
+        case drain(instance: Int, at: Double)
+    }
+    public var events: [Event]
+    public init(_ events: [Event] = []) { self.events = events }
+
+    /// "fail:1@30,drain:0@60" → events (instance index @ seconds).
+    public init(parsing text: String) throws(SimulatorError) {
+        var ev: [Event] = []
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: ":")
+            let at = parts.count == 2 ? parts[1].split(separator: "@") : []
+            guard parts.count == 2, at.count == 2, let i = Int(at[0]), i >= 0, let t = Double(at[1]), t >= 0 else {
+                throw SimulatorError("--scenario: expected fail:INSTANCE@SECONDS or drain:INSTANCE@SECONDS, got '\(item)'")
+            }
+            switch parts[0] {
+            case "fail": ev.append(.fail(instance: i, at: t))
+            case "drain": ev.append(.drain(instance: i, at: t))
+            default: throw SimulatorError("--scenario: unknown event '\(parts[0])' (fail or drain)")
+            }
+        }
+        events = ev
+    }
+}
+
+public struct SimulationConfig: Sendable {
+    public var instances: [SimInstanceSpec]
+    public var policy: RoutingPolicyKind
+    public var overhead: ClusterOverhead
+    public var scenario: SimScenario
+    public var seed: UInt64
+    /// Assignments after which a request whose instance died fails (ClusterTiming.maxAttempts).
+    public var maxAttempts: Int
+    /// Most requests in flight from the client (bench's --max-concurrency): a request due while the limit is
+    /// reached is sent when one finishes, and its latencies count from then, as the load tester counts them.
+    public var maxConcurrency: Int?
+
+    public init(instances: [SimInstanceSpec], policy: RoutingPolicyKind, overhead: ClusterOverhead = ClusterOverhead(),
+                scenario: SimScenario = SimScenario(), seed: UInt64 = 0x5eed, maxAttempts: Int = 3) {
+        self.instances = instances; self.policy = policy; self.overhead = overhead; self.scenario = scenario
+        self.seed = seed; self.maxAttempts = maxAttempts
+    }
+
+    public init(instances: [SimInstanceSpec], policy: RoutingPolicyKind, overhead: ClusterOverhead = ClusterOverhead(),
+                scenario: SimScenario = SimScenario(), seed: UInt64 = 0x5eed, maxAttempts: Int = 3, maxConcurrency: Int?) {
+        self.init(instances: instances, policy: policy, overhead: overhead, scenario: scenario, seed: seed, maxAttempts: maxAttempts)
+        self.maxConcurrency = maxConcurrency
+    }
+}
+
+/// Per instance: what it did.
+public struct SimInstanceSummary: Sendable, Equatable {
+    public var name: String
+    public var served: Int
+    public var steps: Int
+    public var busySeconds: Double
+    public var preemptions: Int
+    public var prefixCacheHits: Int
+    public var prefixCacheQueries: Int
+}
+
+public struct SimulationResult: Sendable, Equatable {
+    /// In trace order, as `swiftlet bench serve` reports them.
+    public var outcomes: [RequestOutcome]
+    /// First arrival to last token, simulated seconds.
+    public var duration: Double
+    public var instances: [SimInstanceSummary]
+    /// Every step's shape in order, per instance (for tests comparing with the real engine); empty unless asked.
+    public var stepLog: [[StepShape]]
+    public var events: Int
+}
+
+/// Discrete-event simulation of a cluster: each instance runs the real `Scheduler` (and so the real KV block
+/// manager with prefix caching and preemption) with a modelled step time instead of a model; the real
+/// `GlobalPlanner` routes, on instance load reports that are as stale as heartbeats make them.
+public struct ClusterSimulator {
+    public let config: SimulationConfig
+    public init(config: SimulationConfig) { self.config = config }
+
+    struct Event: Comparable {
+        var time: Double
+        var seq: Int
+        var kind: Kind
+        enum Kind {
+            case arrival(Int)
+            case admit(instance: Int, request: Int, epoch: Int)
+            case stepDone(instance: Int, epoch: Int)
+            case heartbeat(instance: Int)
+            case fail(instance: Int)
+            case drain(instance: Int)
+            case requeue([Int])
+            /// Start a step if idle: queued behind the admissions of the same instant, so that they all join the
+            /// first step as the engine's inbox does.
+            case kick(instance: Int)
+        }
+        static func < (a: Event, b: Event) -> Bool { (a.time, a.seq) < (b.time, b.seq) }
+        static func == (a: Event, b: Event) -> Bool { a.time == b.time && a.seq == b.seq }
+    }
+
+    struct Req {
+        var arrival: Double
+        let prompt: [Int32]
+        let output: Int
+        let prefixHash: Int64
+        var delivered = 0
+        var tokenTimes: [Double] = []
+        var attempts = 0
+        var instance = -1
+        var assignedAt = 0.0
+        var admitted = false
+        var produced = false
+        var doneAt: Double?
+        var failed: String?
+    }
+
+    struct Inst {
+        let spec: SimInstanceSpec
+        var scheduler: Scheduler
+        var alive = true
+        var draining = false
+        /// Bumped on failure: events of the dead incarnation are ignored.
+        var epoch = 0
+        var plan: SchedulerOutput?
+        var held: Set<Int> = []
+        var report = InstanceLoad()
+        var reportedAt = -1.0
+        var served = 0, steps = 0
+        var busy = 0.0
+        var log: [StepShape] = []
+    }
+
+    /// Runs the trace to its end (every request finished or failed).
+    public func run(_ trace: [TraceRequest], recordSteps: Bool = false) -> SimulationResult {
+        precondition(!config.instances.isEmpty, "a simulation needs at least one instance")
+        let o = config.overhead
+        let planner = GlobalPlanner(policy: config.policy, seed: config.seed)
+        var reqs = trace.enumerated().map { i, t in
+            let p = t.promptIds(index: i)
+            return Req(arrival: t.arrival, prompt: p, output: t.outputTokens, prefixHash: Traces.prefixHash(p))
+        }
+        var insts = config.instances.map { Inst(spec: $0, scheduler: Scheduler(config: $0.scheduler)) }
+        var heap = Heap<Event>()
+        var seq = 0
+        func push(_ t: Double, _ k: Event.Kind) { heap.insert(Event(time: t, seq: seq, kind: k)); seq += 1 }
+        // Faults and operations first: at the same instant they apply before arrivals and reports.
+        for e in config.scenario.events {
+            switch e {
+            case .fail(let k, let t) where k < insts.count: push(t, .fail(instance: k))
+            case .drain(let k, let t) where k < insts.count: push(t, .drain(instance: k))
+            default: break
+            }
+        }
+        for i in reqs.indices { push(reqs[i].arrival, .arrival(i)) }
+        for k in insts.indices { push(0, .heartbeat(instance: k)) }
+        var queue: [Int] = []          // waiting for an instance, in (attempt-independent) arrival order
+        var idOf: [RequestID: Int] = [:]
+        var nextID: RequestID = 1
+        var order: UInt64 = 0
+        var remaining = reqs.count
+        var inFlight = 0
+        var deferred: [Int] = []
+        func ended(_ i: Int, at t: Double) {
+            remaining -= 1
+            inFlight -= 1
+            if !deferred.isEmpty { push(max(t, reqs[deferred[0]].arrival), .arrival(deferred.removeFirst())) }
+        }
+        var events = 0
+        var lastTime = 0.0
+
+        func load(_ k: Int) -> InstanceLoad {
+            let s = insts[k].scheduler.stats
+            var l = InstanceLoad()
+            l.numRunning = s.numRunning; l.numWaiting = s.numWaiting
+            l.numFreeBlocks = s.numFreeBlocks; l.numTotalBlocks = s.numTotalBlocks
+            l.blockSize = insts[k].spec.scheduler.blockSize
+            let bs = max(1, l.blockSize)
+            l.active = insts[k].held.count
+            l.waitingBlocksNeeded = insts[k].held.reduce(0) { acc, i in
+                reqs[i].produced ? acc : acc + (reqs[i].prompt.count + reqs[i].delivered + bs) / bs
+            }
+            l.capacity = insts[k].draining ? 0 : insts[k].spec.capacity
+            l.maxModelLen = insts[k].spec.scheduler.maxModelLen
+            return l
+        }
+
+        func pool(_ now: Double) -> [InstanceRecord] {
+            insts.indices.compactMap { k -> InstanceRecord? in
+                let x = insts[k]
+                guard x.alive, x.reportedAt >= 0 else { return nil }
+                let bs = max(1, x.report.blockSize)
+                var pending = 0, blocks = 0
+                for i in x.held where !reqs[i].admitted || reqs[i].assignedAt > x.reportedAt {
+                    pending += 1
+                    blocks += (reqs[i].prompt.count + reqs[i].delivered + bs) / bs
+                }
+                return InstanceRecord(name: x.spec.name, address: "", load: x.report, heartbeatAge: now - x.reportedAt,
+                                      draining: x.draining, pendingRequests: pending, pendingBlocks: blocks,
+                                      assigned: x.held.count)
+            }
+        }
+
+        func route(_ now: Double) {
+            guard !queue.isEmpty else { return }
+            var p = pool(now)
+            guard !p.isEmpty else { return }
+            let pending = queue.map { i in
+                PendingRequest(id: Int64(i), priority: 0, contextLength: reqs[i].prompt.count + reqs[i].delivered,
+                               prefixHash: reqs[i].prefixHash, attempts: reqs[i].attempts)
+            }
+            let placed = planner.plan(pending, &p)
+            guard !placed.isEmpty else { return }
+            let byName = Dictionary(uniqueKeysWithValues: insts.indices.map { (insts[$0].spec.name, $0) })
+            for a in placed {
+                let i = Int(a.requestId), k = byName[a.instance]!
+                reqs[i].instance = k; reqs[i].assignedAt = now; reqs[i].admitted = false; reqs[i].attempts += 1
+                insts[k].held.insert(i)
+                push(now + o.dispatch, .admit(instance: k, request: i, epoch: insts[k].epoch))
+            }
+            queue.removeFirst(placed.count)
+        }
+
+        func startStep(_ k: Int, _ now: Double) {
+            guard insts[k].alive, insts[k].plan == nil, insts[k].scheduler.hasWork else { return }
+            let plan = insts[k].scheduler.schedule()
+            guard !plan.scheduled.isEmpty else { return }
+            let shape = StepShape(plan)
+            if recordSteps { insts[k].log.append(shape) }
+            let d = insts[k].spec.cost.seconds(shape) + o.perStep + o.perToken * Double(shape.sampled)
+            insts[k].plan = plan
+            insts[k].busy += d
+            insts[k].steps += 1
+            push(now + d, .stepDone(instance: k, epoch: insts[k].epoch))
+        }
+
+        func finishStep(_ k: Int, _ now: Double) {
+            guard let plan = insts[k].plan else { return }
+            insts[k].plan = nil
+            var sampled: [RequestID: Int32] = [:]
+            for s in plan.scheduled where s.sampleAfter {
+                let i = idOf[s.requestId]!
+                sampled[s.requestId] = Self.token(request: i, position: reqs[i].delivered)
+                reqs[i].delivered += 1
+                reqs[i].produced = true
+                reqs[i].tokenTimes.append(now + o.relay)
+            }
+            let finished = insts[k].scheduler.update(after: plan, sampled: sampled)
+            for f in finished {
+                let i = idOf.removeValue(forKey: f.id)!
+                insts[k].held.remove(i)
+                insts[k].served += 1
+                reqs[i].doneAt = now + o.relay
+                ended(i, at: now + o.relay)
+            }
+            startStep(k, now)
+            if !finished.isEmpty { route(now) }
+        }
+
+        while let e = heap.popMin() {
+            events += 1
+            let now = e.time
+            lastTime = max(lastTime, now)
+            switch e.kind {
+            case .arrival(let i):
+                if let limit = config.maxConcurrency, inFlight >= limit { deferred.append(i); break }
+                reqs[i].arrival = now
+                inFlight += 1
+                queue.append(i)
+                route(now)
+            case .admit(let k, let i, let epoch):
+                guard insts[k].alive, insts[k].epoch == epoch, reqs[i].instance == k, reqs[i].doneAt == nil else { break }
+                let id = nextID
+                nextID += 1
+                order += 1
+                idOf[id] = i
+                reqs[i].admitted = true
+                reqs[i].assignedAt = now
+                let left = reqs[i].output - reqs[i].delivered
+                do {
+                    try insts[k].scheduler.add(SchedulerRequest(id: id, promptTokenIds: reqs[i].prompt + (0..<reqs[i].delivered).map { Self.token(request: i, position: $0) },
+                                                                maxTokens: left, arrival: order))
+                } catch {
+                    idOf[id] = nil
+                    insts[k].held.remove(i)
+                    reqs[i].failed = "\(error)"
+                    reqs[i].doneAt = now
+                    ended(i, at: now)
+                    break
+                }
+                push(now, .kick(instance: k))
+            case .kick(let k):
+                startStep(k, now)
+            case .stepDone(let k, let epoch):
+                guard insts[k].epoch == epoch, insts[k].alive else { break }
+                finishStep(k, now)
+            case .heartbeat(let k):
+                guard insts[k].alive else { break }
+                insts[k].report = load(k)
+                insts[k].reportedAt = now
+                if remaining > 0 { push(now + o.heartbeat, .heartbeat(instance: k)) }
+                route(now)
+            case .fail(let k):
+                guard insts[k].alive else { break }
+                insts[k].alive = false
+                insts[k].epoch += 1
+                insts[k].plan = nil
+                let lost = insts[k].held.sorted()
+                insts[k].held = []
+                insts[k].scheduler = Scheduler(config: insts[k].spec.scheduler)
+                for (id, i) in idOf where lost.contains(i) { idOf[id] = nil }
+                if !lost.isEmpty { push(now + o.lease, .requeue(lost)) }
+            case .drain(let k):
+                insts[k].draining = true
+            case .requeue(let lost):
+                for i in lost {
+                    if reqs[i].attempts >= config.maxAttempts {
+                        reqs[i].failed = "its instance died \(reqs[i].attempts) times"
+                        reqs[i].doneAt = now
+                        ended(i, at: now)
+                    } else {
+                        reqs[i].instance = -1
+                        let at = queue.firstIndex { $0 > i } ?? queue.count
+                        queue.insert(i, at: at)
+                    }
+                }
+                route(now)
+            }
+            if remaining == 0 { break }
+        }
+
+        let first = reqs.map(\.arrival).min() ?? 0
+        let outcomes = reqs.map { r -> RequestOutcome in
+            let ok = r.failed == nil && r.doneAt != nil && r.delivered == r.output
+            let ttft = r.tokenTimes.first.map { $0 - r.arrival } ?? 0
+            let itl = zip(r.tokenTimes.dropFirst(), r.tokenTimes).map { $0 - $1 }
+            let end = r.doneAt ?? lastTime
+            return RequestOutcome(success: ok, promptLength: r.prompt.count, outputTokens: r.delivered, ttft: ttft,
+                                  itl: itl, latency: end - r.arrival, startTime: r.arrival - first,
+                                  error: ok ? "" : (r.failed ?? "not finished when the simulation ended"))
+        }
+        let end = reqs.compactMap(\.doneAt).max() ?? lastTime
+        let summaries = insts.map { x in
+            let s = x.scheduler.stats
+            return SimInstanceSummary(name: x.spec.name, served: x.served, steps: x.steps, busySeconds: x.busy,
+                                      preemptions: s.numPreemptions, prefixCacheHits: s.prefixCacheHits,
+                                      prefixCacheQueries: s.prefixCacheQueries)
+        }
+        return SimulationResult(outcomes: outcomes, duration: end - first, instances: summaries,
+                                stepLog: recordSteps ? insts.map(\.log) : [], events: events)
+    }
+
+    /// The simulated output token at `position` of request `request` (what a resumed request carries in its prompt).
+    static func token(request: Int, position: Int) -> Int32 { Int32(1 + (position * 7919 + request) % 31999) }
+}

@@ -1,0 +1,149 @@
+import ArgumentParser
+import Bench
+import Cluster
+import Foundation
+import Simulator
+
+
+/// `swiftlet cluster simulate`: the cluster's real scheduler, block manager and routing policies on a profiled
+/// step time, over a recorded trace or a bench workload; sweeps policies × instance counts × rates.
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Simulate a cluster on profiled step times: policies × instance counts × request rates.",
+        discussion: """
+            Profile first (`swiftlet bench profile --model M --output p.json`), then for example
+              swiftlet cluster simulate --profile p.json --trace trace.jsonl --policies freeness,round-robin --instances 2,4
+              swiftlet cluster simulate --profile p.json --tokenizer M --input-len 128 --output-len 64 --num-prompts 10000 \\
+                  --request-rates 20,40,80 --instances 2,4,8 --goodput ttft:500 tpot:50 --goodput-target 0.9
+            """)
+
+    @Option(help: "Engine profile (JSON from `swiftlet bench profile`); repeat for heterogeneous instances (instance i uses profile i mod count).")
+    var profile: [String]
+
+    @Option(help: "Recorded trace (JSONL of arrival, prompt_tokens, output_tokens; `swiftlet router --record-trace`). Without it, the bench workload options build one.")
+    var trace: String?
+
+    @Option(help: "Comma-separated routing policies (\(RoutingPolicyKind.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var policies: String = "freeness"
+
+    @Option(help: "Comma-separated instance counts.")
+    var instances: String = "2"
+
+    @Option(help: "Comma-separated request rates (req/s, or inf); default: the trace's own arrival times, or inf.")
+    var requestRates: String?
+
+    @Option(help: "Requests each instance holds at once (default: twice the profile's --max-num-seqs, as `swiftlet instance`).")
+    var capacity: Int?
+
+    @Option(help: "Milliseconds from arrival until the instance's engine has the request (HTTP, enqueue, routing, claim).")
+    var dispatchMs: Double = 0
+
+    @Option(help: "Milliseconds from a generated token to the client (append, notify, relay, SSE).")
+    var relayMs: Double = 0
+
+    @Option(help: "Microseconds added to a step per sampled token (output handling beside the model).")
+    var perTokenUs: Double = 0
+
+    @Option(help: "Microseconds added to every step (the engine loop's work and waits beside the model).")
+    var stepOverheadUs: Double = 0
+
+    @Option(help: "Instance heartbeat period, milliseconds (how stale the router's view of the load is).")
+    var heartbeatMs: Double = 500
+
+    @Option(help: "Lease seconds: how long a dead instance's work waits before it goes elsewhere.")
+    var leaseSeconds: Double = 2.5
+
+    @Option(help: "Faults and operations, e.g. fail:1@30,drain:0@60 (instance index @ seconds).")
+    var scenario: String?
+
+    @Option(help: "With --goodput: the share of requests (0-1) that must meet the bounds for a configuration to pass.")
+    var goodputTarget: Double = 0.9
+
+    @Option(help: "Directory for one result JSON per point (bench serve's fields), chart.svg and chart.html.")
+    var outputDir: String?
+
+    @OptionGroup var workload: BenchWorkloadOptions
+
+    func validate() throws {
+        guard !profile.isEmpty else { throw ValidationError("give at least one --profile (from `swiftlet bench profile`)") }
+        guard goodputTarget > 0, goodputTarget <= 1 else { throw ValidationError("--goodput-target must be in (0, 1]") }
+    }
+
+    func run() async throws {
+        let profiles = try profile.map { p throws -> EngineProfile in try EngineProfile.read(from: p) }
+        let pols = try policies.split(separator: ",").map { s throws -> RoutingPolicyKind in
+            guard let p = RoutingPolicyKind(rawValue: s.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--policies: unknown policy '\(s)' (\(RoutingPolicyKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return p
+        }
+        let counts = try instances.split(separator: ",").map { s throws -> Int in
+            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n >= 1 else {
+                throw ValidationError("--instances: '\(s)' is not a positive integer")
+            }
+            return n
+        }
+        let rates = try requestRates.map { list in
+            try SweepVariable.rates(list).map { v -> Double in if case .rate(let r) = v { return r }; return .infinity }
+        }
+        let requests: [TraceRequest]
+        if let trace {
+            requests = try Traces.read(path: trace)
+        } else {
+            let bench: [BenchRequest]
+            if workload.tokenizer == nil, workload.datasetName == "random" || workload.datasetName == "prefix" {
+                bench = try workload.dataset().build(count: workload.numPrompts, seed: workload.seed,
+                                                     tokenizer: SyntheticTokenizer(), endpoint: .completions)
+            } else {
+                bench = try workload.requests()
+            }
+            requests = Traces.fromBench(bench, rate: .infinity, burstiness: workload.burstiness, seed: workload.seed)
+        }
+        let overhead = ClusterOverhead(dispatch: dispatchMs / 1000, relay: relayMs / 1000, perToken: perTokenUs / 1e6, perStep: stepOverheadUs / 1e6,
+                                       heartbeat: heartbeatMs / 1000, lease: leaseSeconds)
+        let bounds = try workload.bounds()
+        var exploration = Exploration(
+            policies: pols, instanceCounts: counts, rates: rates ?? (trace == nil ? [.infinity] : []),
+            burstiness: workload.burstiness, profiles: profiles, capacity: capacity, overhead: overhead,
+            scenario: try scenario.map { try SimScenario(parsing: $0) } ?? SimScenario(), goodput: bounds,
+            seed: workload.seed)
+        exploration.maxConcurrency = workload.maxConcurrency
+        let t0 = ContinuousClock.now
+        let points = exploration.run(requests)
+        let wall = ContinuousClock.now - t0
+        print("\(requests.count) requests; profiles: " + profiles.map { "\($0.model) (\($0.engine.precision), \($0.machine.cpu))" }.joined(separator: ", "))
+        print(Exploration.table(points), terminator: "")
+        print("simulated \(points.count) configurations in \(wall)")
+        if bounds != nil {
+            for (rate, best) in Exploration.cheapest(points, target: goodputTarget) {
+                let r = rate.isFinite ? String(format: "%.2f req/s", rate) : "all at once"
+                if let best {
+                    print("at \(r): \(Exploration.label(best.policy, best.instances)) is the cheapest configuration with "
+                          + String(format: "%.1f%% of requests within the goodput bounds", Exploration.goodShare(best) * 100))
+                } else {
+                    print("at \(r): no configuration reaches \(Int(goodputTarget * 100))% within the goodput bounds")
+                }
+            }
+        }
+        if let outputDir {
+            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+            for p in points {
+                try p.result.write(to: outputDir + "/" + SweepRunner.fileName(label: Exploration.label(p.policy, p.instances), .rate(p.rate)))
+            }
+            let title = "Swiftlet cluster simulation (\(requests.count) requests, \(profiles[0].model))"
+            let svg = SweepChart.svg(Exploration.series(points), title: title)
+            try svg.write(toFile: outputDir + "/chart.svg", atomically: true, encoding: .utf8)
+            let html = "<!doctype html><meta charset=\"utf-8\"><title>\(title)</title>\n<body style=\"font-family:sans-serif\">\n"
+                + svg + "\n<pre>\n" + Exploration.table(points) + "</pre>\n</body>\n"
+            try html.write(toFile: outputDir + "/chart.html", atomically: true, encoding: .utf8)
+            print("wrote \(outputDir)/chart.svg, chart.html and one JSON per point")
+        }
+    }
+}
+
+/// Prompt ids for random/prefix workloads when no tokenizer is given: the scheduler only needs ids.
+struct SyntheticTokenizer: BenchTokenizer {
+    var promptTokenIds: [Int] { Array(1..<32000) }
+    func encode(_ text: String) -> [Int] { text.utf8.map { Int($0) + 1 } }
+    func decode(_ ids: [Int]) -> String { "" }
+}

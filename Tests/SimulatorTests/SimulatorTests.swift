@@ -1,0 +1,253 @@
+import Bench
+import Cluster
+import CoreMetrics
+import Engine
+import Foundation
+import Scheduler
+import Simulator
+import Synchronization
+import Testing
+
+enum Paths {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let stories = root.appendingPathComponent("models/stories260K/stories260K.bin").path
+    static let storiesTok = root.appendingPathComponent("models/stories260K/tok512.bin").path
+}
+
+/// A known cost model: what the fit must recover.
+let truth = StepCostModel(knots: [1, 2, 4, 8, 16, 32, 64, 128, 256], knotSeconds: [1, 1.1, 1.3, 1.6, 2.4, 4, 7, 13, 25].map { $0 * 1e-3 },
+                          decodeContextSeconds: 2e-7, prefillAttentionSeconds: 3e-9, sampledSeconds: 4e-5, sequenceSeconds: 1e-5)
+
+func smallScheduler(numBlocks: Int = 400, maxSeqs: Int = 16, maxBatched: Int = 256) -> SchedulerConfig {
+    SchedulerConfig(maxNumBatchedTokens: maxBatched, maxNumSeqs: maxSeqs, policy: .mixed, blockSize: 16, numBlocks: numBlocks)
+}
+
+func workload(_ n: Int, seed: UInt64, rate: Double, groups: Int = 4) -> [TraceRequest] {
+    var g = SeededGenerator(seed: seed)
+    let base = (0..<n).map { i in
+        TraceRequest(arrival: 0, promptTokens: 20 + Int(g.next() % 100), outputTokens: 5 + Int(g.next() % 60),
+                     prefixHash: Int64(i % groups))
+    }
+    return Traces.retimed(base, rate: rate, burstiness: 1, seed: seed)
+}
+
+@Suite struct CostModelTests {
+    @Test func fitRecoversAKnownModel() throws {
+        var shapes: [StepShape] = []
+        for n in [1, 2, 3, 5, 8, 13, 21, 34, 55] {
+            for c in [16, 100, 700] { var s = StepShape(); for _ in 0..<n { s.addDecode(context: c) }; shapes.append(s) }
+        }
+        for p in [8, 20, 50, 90, 130, 200, 256] {
+            for start in [0, 64, 300] { var s = StepShape(); s.addPrefill(start: start, tokens: p, samples: p % 20 == 0); shapes.append(s) }
+        }
+        for (n, p) in [(3, 40), (10, 100), (30, 150)] {
+            var s = StepShape(); for _ in 0..<n { s.addDecode(context: 200) }; s.addPrefill(start: 0, tokens: p, samples: true); shapes.append(s)
+        }
+        let fitted = try StepCostModel.fit(shapes.map { ($0, truth.seconds($0)) }, knots: truth.knots)
+        for s in shapes { #expect(abs(fitted.seconds(s) / truth.seconds(s) - 1) < 1e-3, "\(s)") }
+        #expect(abs(fitted.decodeContextSeconds / truth.decodeContextSeconds - 1) < 0.01)
+        #expect(abs(fitted.prefillAttentionSeconds / truth.prefillAttentionSeconds - 1) < 0.01)
+        // Off the samples: between knots and past the last one.
+        var off = StepShape(); for _ in 0..<40 { off.addDecode(context: 333) }; off.addPrefill(start: 10, tokens: 250, samples: true)
+        #expect(abs(fitted.seconds(off) / truth.seconds(off) - 1) < 0.01)
+    }
+
+    @Test func tooFewStepsIsAClearError() {
+        var s = StepShape(); s.addDecode(context: 10)
+        #expect(throws: SimulatorError.self) { try StepCostModel.fit([(s, 1e-3)], knots: [1, 2]) }
+    }
+
+    @Test func negativeTermsAreDroppedNotFitted() throws {
+        // Times that fall with context: the attention term must not go negative.
+        var samples: [(shape: StepShape, seconds: Double)] = []
+        for n in [1, 2, 4, 8, 16] {
+            for c in [10, 100, 1000] {
+                var s = StepShape(); for _ in 0..<n { s.addDecode(context: c) }
+                samples.append((s, 1e-3 * Double(n) * (c == 1000 ? 0.98 : 1)))
+            }
+        }
+        let m = try StepCostModel.fit(samples, knots: [1, 2, 4, 8, 16])
+        #expect(m.decodeContextSeconds >= 0 && m.prefillAttentionSeconds >= 0 && m.sampledSeconds >= 0 && m.sequenceSeconds >= 0)
+    }
+
+    @Test func shapeOfAPlannedStep() throws {
+        var sch = Scheduler(config: smallScheduler())
+        try sch.add(SchedulerRequest(id: 1, promptTokenIds: Array(repeating: 5, count: 40), maxTokens: 3, arrival: 1))
+        let out = sch.schedule()
+        let s = StepShape(out)
+        #expect(s.prefillTokens == 40 && s.prefillSequences == 1 && s.sampled == 1 && s.decodeSequences == 0)
+        #expect(s.prefillAttention == 40 * 20.5)
+        sch.update(after: out, sampled: [1: 9])
+        let d = StepShape(sch.schedule())
+        #expect(d.decodeSequences == 1 && d.decodeContext == 41 && d.prefillTokens == 0)
+    }
+}
+
+@Suite struct ClusterSimulatorTests {
+    func config(_ policy: RoutingPolicyKind, instances: Int = 3, seed: UInt64 = 1,
+                scenario: SimScenario = SimScenario()) -> SimulationConfig {
+        SimulationConfig(instances: (0..<instances).map { SimInstanceSpec(name: "i\($0)", scheduler: smallScheduler(), cost: truth) },
+                         policy: policy, overhead: ClusterOverhead(dispatch: 0.004, relay: 0.002), scenario: scenario, seed: seed)
+    }
+
+    @Test(arguments: RoutingPolicyKind.allCases)
+    func deterministicForASeed(_ policy: RoutingPolicyKind) {
+        let trace = workload(300, seed: 3, rate: 60)
+        let a = ClusterSimulator(config: config(policy)).run(trace, recordSteps: true)
+        let b = ClusterSimulator(config: config(policy)).run(trace, recordSteps: true)
+        #expect(a == b)
+        #expect(a.outcomes.allSatisfy { $0.success })
+        #expect(a.outcomes.map(\.outputTokens) == trace.map(\.outputTokens))
+        #expect(a.instances.map(\.served).reduce(0, +) == trace.count)
+    }
+
+    @Test func seedsChangeRandomPolicies() {
+        let trace = workload(300, seed: 3, rate: 60)
+        let a = ClusterSimulator(config: config(.powerOfTwo, seed: 1)).run(trace)
+        let b = ClusterSimulator(config: config(.powerOfTwo, seed: 2)).run(trace)
+        #expect(a.instances.map(\.served) != b.instances.map(\.served))
+    }
+
+    @Test func moreInstancesCutQueueingAtHighLoad() {
+        let trace = workload(400, seed: 5, rate: 200)
+        let two = ClusterSimulator(config: config(.leastRequests, instances: 2)).run(trace)
+        let six = ClusterSimulator(config: config(.leastRequests, instances: 6)).run(trace)
+        let ttft = { (r: SimulationResult) in BenchmarkMetrics(outcomes: r.outcomes, duration: r.duration).ttft.median }
+        #expect(ttft(six) < ttft(two))
+        // The cluster overhead is in every TTFT: dispatch + first step + relay.
+        #expect(six.outcomes.allSatisfy { $0.ttft >= 0.006 })
+    }
+
+    @Test func aFailedInstancesRequestsFinishElsewhere() {
+        let trace = workload(200, seed: 7, rate: 40)
+        let r = ClusterSimulator(config: config(.roundRobin, scenario: SimScenario([.fail(instance: 1, at: 1.0)]))).run(trace)
+        #expect(r.outcomes.allSatisfy { $0.success })
+        #expect(r.outcomes.map(\.outputTokens) == trace.map(\.outputTokens))
+        // Requests it held are resumed after the lease: some TTFT-after gap of at least a lease shows in their ITL.
+        #expect(r.outcomes.contains { $0.itl.contains { $0 >= 2.5 } })
+        let served = r.instances.map(\.served)
+        #expect(served[1] < served[0] && served[1] < served[2])
+    }
+
+    @Test func drainTakesNoNewWork() {
+        let trace = workload(200, seed: 8, rate: 40)
+        let r = ClusterSimulator(config: config(.leastRequests, scenario: SimScenario([.drain(instance: 0, at: 0)]))).run(trace)
+        #expect(r.outcomes.allSatisfy { $0.success })
+        #expect(r.instances[0].served == 0)
+    }
+
+    @Test func scenarioParsing() throws {
+        #expect(try SimScenario(parsing: "fail:1@30,drain:0@2.5").events == [.fail(instance: 1, at: 30), .drain(instance: 0, at: 2.5)])
+        #expect(throws: SimulatorError.self) { try SimScenario(parsing: "explode:1@3") }
+        #expect(throws: SimulatorError.self) { try SimScenario(parsing: "fail:1") }
+    }
+
+    @Test func traceFileRoundTripAndErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sim-trace-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = workload(20, seed: 9, rate: 5)
+        let path = dir.appendingPathComponent("t.jsonl").path
+        try (trace.map { Traces.line($0) }.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let back = try Traces.read(path: path)
+        #expect(back.map(\.promptTokens) == trace.map(\.promptTokens))
+        #expect(back.map(\.outputTokens) == trace.map(\.outputTokens))
+        #expect(back.map(\.prefixHash) == trace.map(\.prefixHash))
+        #expect(zip(back, trace).allSatisfy { abs($0.arrival - $1.arrival) < 1e-9 })
+        let bad = dir.appendingPathComponent("bad.jsonl").path
+        try "{\"arrival\": 0, \"prompt_tokens\": 3, \"output_tokens\": 2}\n{\"arrival\": 1}\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        #expect { try Traces.read(path: bad) } throws: { "\($0)".contains("bad.jsonl:2") }
+    }
+
+    @Test func sharedPrefixHashesShareCachedBlocks() {
+        // 40 requests of one prefix group on one instance: their first 32 tokens (two blocks) are cached after the first.
+        let trace = (0..<40).map { TraceRequest(arrival: Double($0) * 0.05, promptTokens: 64, outputTokens: 4, prefixHash: 42) }
+        let r = ClusterSimulator(config: config(.roundRobin, instances: 1)).run(trace)
+        #expect(r.instances[0].prefixCacheHits >= 39 * 32)
+    }
+
+    @Test func explorationFindsTheCheapestConfiguration() {
+        let trace = workload(300, seed: 11, rate: 50)
+        let profile = EngineProfile(date: "", machine: .init(cpu: "test", logicalCPUs: 1, isa: "portable", memoryBytes: 0, hostname: ""),
+                                    model: "m", modelPath: "", engine: .init(precision: "exact", blockSize: 16, numBlocks: 400,
+                                    maxNumBatchedTokens: 256, maxNumSeqs: 16, policy: "mixed", enablePrefixCaching: true, maxModelLen: 6400),
+                                    cost: truth, samples: [])
+        let e = Exploration(policies: [.roundRobin, .leastRequests], instanceCounts: [1, 2, 4], rates: [20, 200], profiles: [profile],
+                            goodput: GoodputBounds(ttftMs: 100))
+        let points = e.run(trace)
+        #expect(points.count == 12)
+        let best = Exploration.cheapest(points, target: 0.9)
+        #expect(best.count == 2)
+        // A higher rate never needs fewer instances.
+        if let lo = best[0].best, let hi = best[1].best { #expect(lo.instances <= hi.instances) }
+        #expect(Exploration.series(points).count == 6)
+    }
+}
+
+/// Captures the engine's per-step batch sizes (`swiftlet:iteration_tokens_total`).
+final class StepRecorder: MetricsFactory, RecorderHandler, CounterHandler, TimerHandler, Sendable {
+    let values = Mutex<[Int64]>([])
+    let label: String
+    init(label: String = "") { self.label = label }
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler { self }
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        label == "swiftlet:iteration_tokens_total" ? self : StepRecorder(label: "other")
+    }
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler { self }
+    func destroyCounter(_ handler: any CounterHandler) {}
+    func destroyRecorder(_ handler: any RecorderHandler) {}
+    func destroyTimer(_ handler: any TimerHandler) {}
+    func record(_ value: Int64) { if label.isEmpty { values.withLock { $0.append(value) } } }
+    func record(_ value: Double) {}
+    func increment(by: Int64) {}
+    func reset() {}
+    func recordNanoseconds(_ duration: Int64) {}
+}
+
+@Suite struct SimulatorMatchesTheEngineTests {
+    /// The same requests through the real engine (stories260K) and through one simulated instance with the engine's
+    /// scheduler settings: every step has the same batch size, and preemptions and prefix-cache hits agree.
+    @Test func sameStepsAsTheRealEngine() async throws {
+        var c = EngineConfig()
+        c.numBlocks = 40        // tight: the requests preempt each other
+        c.maxNumSeqs = 8
+        c.maxNumBatchedTokens = 96
+        let rec = StepRecorder()
+        let engine = try Engine.load(modelPath: Paths.stories, tokenizerPath: Paths.storiesTok, config: c, metricsFactory: rec)
+        var g = SeededGenerator(seed: 21)
+        let shared = (0..<32).map { _ in Int32(1 + g.next() % 500) }
+        var trace: [TraceRequest] = []
+        var streams: [AsyncStream<RequestOutput>] = []
+        for i in 0..<14 {
+            let own = (0..<(10 + Int(g.next() % 60))).map { _ in Int32(1 + g.next() % 500) }
+            let prompt = (i % 2 == 0 ? shared : []) + own
+            var p = SamplingParams()
+            p.temperature = 0; p.ignoreEOS = true; p.maxTokens = 20 + Int(g.next() % 80)
+            trace.append(TraceRequest(arrival: 0, promptTokens: prompt.count, outputTokens: p.maxTokens, prompt: prompt))
+            streams.append(try engine.generate(EngineRequest(promptTokenIds: prompt, params: p)))
+        }
+        engine.start()   // every request is in the inbox: the first step sees them all, as the simulator's does
+        var counts: [Int] = []
+        for s in streams {
+            var n = 0
+            for await o in s { n += o.newTokenIds.count }
+            counts.append(n)
+        }
+        let stats = engine.currentStats
+        engine.shutdown()
+        let spec = SimInstanceSpec(name: "one", scheduler: engine.schedulerConfig, cost: truth)
+        let sim = ClusterSimulator(config: SimulationConfig(instances: [spec], policy: .roundRobin)).run(trace, recordSteps: true)
+        #expect(counts == trace.map(\.outputTokens))
+        #expect(sim.outcomes.map(\.outputTokens) == counts)
+        let engineSteps = rec.values.withLock { $0 }.map { Int($0) }
+        let simSteps = try #require(sim.stepLog.first).map(\.batchTokens)
+        #expect(engineSteps.count == simSteps.count)
+        #expect(engineSteps == simSteps)
+        #expect(stats.numPreemptions > 0)
+        #expect(sim.instances[0].preemptions == stats.numPreemptions)
+        #expect(stats.prefixCacheHits > 0)
+        #expect(sim.instances[0].prefixCacheHits == stats.prefixCacheHits)
+        #expect(sim.instances[0].prefixCacheQueries == stats.prefixCacheQueries)
+    }
+}
