@@ -48,7 +48,11 @@ public enum Traces {
         for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let t = line.trimmingCharacters(in: .whitespaces)
             if t.isEmpty { continue }
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(t.utf8))) as? [String: Any],
+            let object = (try? JSONSerialization.jsonObject(with: Data(t.utf8))) as? [String: Any]
+            // A request that ended before its first token (an abort or an error, as a router records them) put no
+            // load on an engine worth simulating.
+            if (object?["output_tokens"] as? NSNumber)?.intValue == 0 { continue }
+            guard let o = object,
                   let arrival = (o["arrival"] as? NSNumber)?.doubleValue, arrival.isFinite, arrival >= 0,
                   let p = (o["prompt_tokens"] as? NSNumber)?.intValue, p >= 1,
                   let m = (o["output_tokens"] as? NSNumber)?.intValue, m >= 1 else {

@@ -160,6 +160,21 @@ func workload(_ n: Int, seed: UInt64, rate: Double, groups: Int = 4) -> [TraceRe
         #expect { try Traces.read(path: bad) } throws: { "\($0)".contains("bad.jsonl:2") }
     }
 
+    @Test func readsWhatTheRouterRecords() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sim-router-trace-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let records = [RequestTraceRecord(arrival: 0.5, promptTokens: 12, outputTokens: 7, prefixHash: 99, finish: .length),
+                       RequestTraceRecord(arrival: 0.25, promptTokens: 30, outputTokens: 3, prefixHash: 5, finish: .stop),
+                       RequestTraceRecord(arrival: 0.75, promptTokens: 9, outputTokens: 0, prefixHash: 5, finish: .abort)]
+        let path = dir.appendingPathComponent("router.jsonl").path
+        try records.map(\.jsonLine).joined().write(toFile: path, atomically: true, encoding: .utf8)
+        let t = try Traces.read(path: path)
+        // Sorted by arrival; the abort before any token is left out.
+        #expect(t.map(\.arrival) == [0.25, 0.5])
+        #expect(t.map(\.promptTokens) == [30, 12] && t.map(\.outputTokens) == [3, 7] && t.map(\.prefixHash) == [5, 99])
+    }
+
     @Test func sharedPrefixHashesShareCachedBlocks() {
         // 40 requests of one prefix group on one instance: their first 32 tokens (two blocks) are cached after the first.
         let trace = (0..<40).map { TraceRequest(arrival: Double($0) * 0.05, promptTokens: 64, outputTokens: 4, prefixHash: 42) }
