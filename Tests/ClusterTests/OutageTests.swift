@@ -43,8 +43,8 @@ final class FlakyQueue: DistributedQueue {
     func heartbeat(name: String, load: InstanceLoad, timing: ClusterTiming) async throws -> Bool {
         try await base.heartbeat(name: name, load: load, timing: timing)
     }
-    func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest] {
-        try await base.claim(instance: instance, limit: limit, timing: timing)
+    func claim(instance: String, limit: Int, holding: Set<Int64>?, timing: ClusterTiming) async throws -> [ClaimedRequest] {
+        try await base.claim(instance: instance, limit: limit, holding: holding, timing: timing)
     }
     func release(instance: String) async throws { try await base.release(instance: instance) }
     func deregister(name: String) async throws { try await base.deregister(name: name) }
