@@ -404,6 +404,11 @@ def run_scenario(scenario, cl, a, prompts, reference, short_ref, burst_tokens):
     exact_needed = len(prompts) - len(allowed_cut)
     # Recovery: restart what the scenario killed, then the next request through r1 (and r2 if it is back) is exact.
     if scenario == "kill-instance":
+        # Its name is free once its last heartbeat is a lease old (a new process refuses a live name).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (pg.sql("SELECT 1 FROM swiftlet_instances WHERE name = '" + victim[0] +
+                                                      f"' AND heartbeat > clock_timestamp() - make_interval(secs => {LEASE + 0.5})") != []):
+            time.sleep(0.3)
         cl.instance(victim[0]); cl.wait_instances([victim[0]])
     nxt, nerr = complete(r1, prompts[0], a.max_tokens, a.client_timeout)
     next_ok = nerr is None and nxt == reference[prompts[0]]
@@ -427,7 +432,7 @@ def burst(cl, a, short_ref, tokens):
     cap = 2 * a.max_num_seqs
     n = 2 * cap
     name = "rb"
-    port = cl.ports.get(name) or cl.router(name, ["--max-queued-requests", str(max(2, a.max_num_seqs // 2))])
+    port = cl.ports.get(name) or cl.router(name, ["--max-queued-requests", str(a.max_num_seqs)])
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
     results, _, _, elapsed = run_streams(cl, [port] * n, prompts, tokens, a.client_timeout, None)
     exact = sum(1 for i, r in enumerate(results) if r[2] is None and r[0] == short_ref[prompts[i]])

@@ -47,7 +47,14 @@ public final class PostgresQueue: DistributedQueue {
         var config = PostgresClient.Configuration(host: url.host, port: url.port, username: url.user,
                                                   password: url.password, database: url.database, tls: url.clientTLS)
         config.options.maximumConnections = 8
-        config.options.minimumConnections = 4   // warm: opening one on demand costs milliseconds on the token path
+        // No minimum: postgres-nio 1.33's pool traps (precondition `minimumConcurrentConnections <= active` in
+        // `ConnectionGroup.createNewDemandConnectionIfPossible`) when a connection is leased while fewer than the
+        // minimum are up, which is every lease during a database restart or stop (seen in scripts/chaos.sh: an
+        // instance died with an illegal instruction). Without a minimum a lease could strand in the pool after a
+        // restart (postgres-nio issue 657); the operations' time limit (`QueueLimits`) cancels such a lease and
+        // retries. Connections opened on demand stay open while used (idle timeout 60 s), so the token path
+        // stays warm under load.
+        config.options.minimumConnections = 0
         config.options.connectTimeout = .seconds(5)
         client = PostgresClient(configuration: config, backgroundLogger: logger)
         let c = client
@@ -108,7 +115,9 @@ public final class PostgresQueue: DistributedQueue {
                     ?? QueueError("queue \(name) failed: \(describeQueueError(error, url: url))", unreachable: unreachable)
                 if Task.isCancelled { throw failure }
                 let pause = limits.pause(attempt)
-                guard retry, unreachable, ContinuousClock.now - began + pause < limits.retryFor else { throw failure }
+                // A deadlock or serialization failure rolled the transaction back: running it again is safe.
+                let transient = unreachable || isTransactionConflict(error)
+                guard retry, transient, ContinuousClock.now - began + pause < limits.retryFor else { throw failure }
                 if attempt == 1 || attempt % 10 == 0 {
                     logger.warning("queue operation failed; retrying",
                                    metadata: ["operation": "\(name)", "attempt": "\(attempt)", "error": "\(failure)"])
