@@ -6,7 +6,8 @@
 #   SWIFTLET_CHAOS=1 scripts/chaos.sh                              # pg-restart, 40 streams x 400 tokens
 #   SWIFTLET_CHAOS=1 scripts/chaos.sh --scenario all               # pg-restart pg-stop sigstop kill-instance
 #                                                                  # kill-router terminate-backend burst
-#   SWIFTLET_CHAOS=1 scripts/chaos.sh --scenario all --quick       # the CI form: 20 streams x 200 tokens, 5 s stop
+#   SWIFTLET_CHAOS=1 scripts/chaos.sh --scenario all --quick       # the CI form (scripts/test.sh runs it): 20 streams
+#                                                                  # x 200 tokens, 5 s stop; ~1 min, ~4 min loaded
 #   SWIFTLET_CHAOS=1 scripts/chaos.sh --scenario sigstop --repeat 5
 #   SWIFTLET_CHAOS=1 scripts/chaos.sh --stop-seconds 10            # pg-stop (the old option)
 #   SWIFTLET_CHAOS=1 SWIFTLET_CHAOS_CPU_LOAD=2 scripts/chaos.sh    # with `stress-ng --cpu 2` beside it
