@@ -83,7 +83,12 @@ def one_request(port, rng, stats, timeout):
             time.sleep(rng.random() * 0.05)
             c.sock.shutdown(socket.SHUT_RDWR); c.close(); stats.add("cancelled"); return
         r = c.getresponse()
-        if r.status == 429: r.read(); stats.add("refused"); return
+        if r.status == 429:
+            # A well-behaved client backs off (Retry-After, jittered); one that hammers at once would measure
+            # only how fast 429s go out.
+            r.read(); stats.add("refused")
+            time.sleep(min(float(r.getheader("Retry-After") or 1), 2) * (0.5 + rng.random()))
+            return
         if r.status != 200: stats.add("failed", f"HTTP {r.status}: {r.read()[:200]!r}"); return
         if not streamed:
             data = json.loads(r.read()); assert data["choices"][0]["finish_reason"]

@@ -19,6 +19,9 @@ public enum QueueSignal: Sendable, Equatable {
 }
 
 extension DistributedQueue {
+    /// Whether the queue answers (in memory: always).
+    public func ping() async throws {}
+
     /// Takes up to `limit` requests assigned to this instance and not started yet.
     public func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest] {
         try await claim(instance: instance, limit: limit, holding: nil, timing: timing)
@@ -74,4 +77,7 @@ public protocol DistributedQueue: Sendable {
 
     /// Wake-ups for the given channels until the stream's consumer stops.
     func signals(_ channels: [QueueChannel]) -> AsyncStream<QueueSignal>
+
+    /// Throws unless the queue answers now (one round trip, no retry).
+    func ping() async throws
 }

@@ -149,6 +149,11 @@ public final class PostgresQueue: DistributedQueue {
                              logger: logger)
     }
 
+    /// One round trip (`SELECT 1`) under the time limit, no retry: whether the database answers now.
+    public func ping() async throws {
+        try await op("ping", retry: false) { [self] _ in _ = try await client.query("SELECT 1", logger: logger) }
+    }
+
     // MARK: Router side
 
     public func enqueue(_ r: QueuedRequest, directTo instance: String?, timing: ClusterTiming) async throws -> Bool {
