@@ -13,6 +13,8 @@ if [ "${SWIFTLET_WITH_PYTHON_TESTS:-0}" = 1 ]; then
 fi
 if [ "${SWIFTLET_WITH_POSTGRES:-0}" = 1 ]; then
   [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+  command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)             # chaos: an instance's database connections
+  command -v stress-ng >/dev/null 2>&1 || need_apt+=(stress-ng)     # chaos and tests under background CPU load
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} ..." >&2

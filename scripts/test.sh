@@ -21,6 +21,9 @@ mkdir -p .build
 test "${PIPESTATUS[0]}" -eq 0
 bin=$(swift build "${flags[@]}" --show-bin-path)/swiftlet
 python3 "$root/Tests/cli/smoke.py" "$bin" "$root"
+# The cluster chaos scenarios in their CI form (about a minute; about four under `stress-ng --cpu 2`): PostgreSQL
+# restart and stop, SIGSTOP past the lease, kill -9 of an instance and of a router, terminated backends, a 2x burst.
+SWIFTLET_CHAOS=1 SWIFTLET_CHAOS_SKIP_BUILD=1 "$root/scripts/chaos.sh" --scenario all --quick </dev/null
 if [ -x "$root/Tests/conformance/run.sh" ]; then
   "$root/Tests/conformance/run.sh" "$bin"
 fi

@@ -19,6 +19,14 @@ public enum QueueSignal: Sendable, Equatable {
 }
 
 extension DistributedQueue {
+    /// Whether the queue answers (in memory: always).
+    public func ping() async throws {}
+
+    /// Takes up to `limit` requests assigned to this instance and not started yet.
+    public func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest] {
+        try await claim(instance: instance, limit: limit, holding: nil, timing: timing)
+    }
+
     /// Queues a request for the next scheduling round.
     public func enqueue(_ request: QueuedRequest) async throws {
         _ = try await enqueue(request, directTo: nil, timing: ClusterTiming())
@@ -51,8 +59,9 @@ public protocol DistributedQueue: Sendable {
     func register(name: String, address: String, load: InstanceLoad, timing: ClusterTiming) async throws
     /// Publishes load, renews the instance's leases; returns whether an operator asked it to drain.
     func heartbeat(name: String, load: InstanceLoad, timing: ClusterTiming) async throws -> Bool
-    /// Takes up to `limit` requests assigned to this instance.
-    func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest]
+    /// Takes up to `limit` requests assigned to this instance. With `holding` (the requests it runs), also takes
+    /// back those it started but does not hold (a claim whose answer was lost).
+    func claim(instance: String, limit: Int, holding: Set<Int64>?, timing: ClusterTiming) async throws -> [ClaimedRequest]
     /// Appends tokens (exactly once, fenced by the lease); returns the ids whose delta was rejected.
     func append(instance: String, _ deltas: [TokenDelta]) async throws -> Set<Int64>
     /// Puts this instance's unfinished requests back in the queue (graceful stop), without counting an attempt.
@@ -68,4 +77,7 @@ public protocol DistributedQueue: Sendable {
 
     /// Wake-ups for the given channels until the stream's consumer stops.
     func signals(_ channels: [QueueChannel]) -> AsyncStream<QueueSignal>
+
+    /// Throws unless the queue answers now (one round trip, no retry).
+    func ping() async throws
 }

@@ -161,11 +161,12 @@ public final class InstanceAgent: Service {
         defer { ticker.cancel() }
         for await _ in claimWake {
             if Task.isCancelled || crashed { return }
-            let room = state.withLock { s in s.draining ? 0 : config.capacity - s.active.count }
+            let (room, held) = state.withLock { s in (s.draining ? 0 : config.capacity - s.active.count, Set(s.active.keys)) }
             guard room > 0 else { continue }
             do {
                 trace("I claim start")
-                let work = try await queue.claim(instance: config.name, limit: room, timing: config.timing)
+                // `holding`: requests a claim took whose answer was lost (timed out) come back with the next one.
+                let work = try await queue.claim(instance: config.name, limit: room, holding: held, timing: config.timing)
                 trace("I claim done \(work.count)")
                 for c in work { start(c) }
                 if work.count == room { claimKick.yield() }

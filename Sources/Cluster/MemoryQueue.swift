@@ -194,10 +194,13 @@ public final class MemoryQueue: DistributedQueue {
         }
     }
 
-    public func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest] {
+    public func claim(instance: String, limit: Int, holding: Set<Int64>?, timing: ClusterTiming) async throws -> [ClaimedRequest] {
         tables.withLock { s in
             s.clock += 1
-            let mine = s.rows.values.filter { $0.state == .assigned && $0.instance == instance && !$0.started }
+            let mine = s.rows.values.filter { row in
+                row.state == .assigned && row.instance == instance
+                    && (!row.started || holding.map { !$0.contains(row.request.id) } ?? false)
+            }
                 .sorted { ($0.request.priority, $0.arrival) < ($1.request.priority, $1.arrival) }.prefix(max(0, limit))
             let lease = ContinuousClock.now + .milliseconds(Int(timing.leaseSeconds * 1000))
             return mine.map { row in

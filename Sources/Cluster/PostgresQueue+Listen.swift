@@ -2,15 +2,16 @@ import Engine
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 extension PostgresQueue {
     /// LISTENs on a dedicated connection (reconnecting after failures, then signalling `.resync`).
     public func signals(_ channels: [QueueChannel]) -> AsyncStream<QueueSignal> {
         let (stream, continuation) = AsyncStream<QueueSignal>.makeStream(bufferingPolicy: .unbounded)
-        let task = Task { [url, logger] in
+        let task = Task { [url, logger, limits] in
             while !Task.isCancelled {
                 do {
-                    try await Self.listen(url: url, channels: channels, logger: logger, into: continuation)
+                    try await Self.listen(url: url, channels: channels, logger: logger, limits: limits, into: continuation)
                 } catch {
                     if Task.isCancelled { break }
                     logger.warning("queue listener lost its connection; reconnecting",
@@ -24,11 +25,14 @@ extension PostgresQueue {
         return stream
     }
 
-    static func listen(url: PostgresURL, channels: [QueueChannel], logger: Logger,
+    static func listen(url: PostgresURL, channels: [QueueChannel], logger: Logger, limits: QueueLimits,
                        into out: AsyncStream<QueueSignal>.Continuation) async throws {
-        let conn = try await PostgresConnection.connect(configuration: try url.connectionConfiguration, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+        let config = try url.connectionConfiguration
+        let conn = try await withTimeLimit(limits.operationTimeout) {
+            try await PostgresConnection.connect(configuration: config, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+        }
         do {
-            try await listen(on: conn, channels: channels, into: out)
+            try await listen(on: conn, channels: channels, limits: limits, into: out)
         } catch {
             try? await conn.close()
             throw error
@@ -36,10 +40,31 @@ extension PostgresQueue {
         try? await conn.close()
     }
 
-    static func listen(on conn: PostgresConnection, channels: [QueueChannel],
+    static func listen(on conn: PostgresConnection, channels: [QueueChannel], limits: QueueLimits = QueueLimits(),
                        into out: AsyncStream<QueueSignal>.Continuation) async throws {
         let (ready, readyIn) = AsyncStream<Void>.makeStream()
+        let listening = ListenerReady()
         try await withThrowingTaskGroup(of: Void.self) { group in
+            // The watchdog: LISTEN must be in place within the time limit, and the connection must keep answering
+            // (a probe every few seconds, under the same limit): a connection that went silent (its peer gone
+            // without a reset) would otherwise never deliver nor fail. Closing it fails everything waiting on it.
+            group.addTask {
+                try await Task.sleep(for: limits.operationTimeout)
+                guard listening.value else {
+                    try? await conn.close()
+                    throw ClusterError("LISTEN not in place after \(limits.operationTimeout)")
+                }
+                while true {
+                    try await Task.sleep(for: .seconds(3))
+                    do {
+                        _ = try await withTimeLimit(limits.operationTimeout) { try await conn.query("SELECT 1", logger: conn.logger) }
+                    } catch {
+                        if Task.isCancelled { throw CancellationError() }
+                        try? await conn.close()
+                        throw ClusterError("the listening connection stopped answering: \(describeQueueError(error, url: nil))")
+                    }
+                }
+            }
             for ch in channels {
                 let (name, kind) = Self.channelName(ch)
                 group.addTask {
@@ -57,11 +82,12 @@ extension PostgresQueue {
                     throw ClusterError("listen sequence ended")
                 }
             }
-            var listening = 0
+            var count = 0
             for await _ in ready {
-                listening += 1
-                if listening == channels.count { break }
+                count += 1
+                if count == channels.count { break }
             }
+            listening.set()
             // Anything that happened before LISTEN took effect is re-read by the consumer.
             out.yield(.resync)
             try await group.next()
@@ -107,4 +133,10 @@ extension PostgresURL {
                                              tls: try connectionTLS())
         }
     }
+}
+
+final class ListenerReady: Sendable {
+    private let flag = Mutex(false)
+    var value: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
 }

@@ -13,11 +13,14 @@ public final class PostgresQueue: DistributedQueue {
     public let url: PostgresURL
     let client: PostgresClient
     let logger: Logger
+    /// Time limits and retries of every operation.
+    public let limits: QueueLimits
     private let runTask: Mutex<Task<Void, Never>?> = Mutex(nil)
     private let lastReap = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Connects (the pool runs in a background task until `close()`) and applies the schema migrations.
-    public static func connect(_ urlText: String, logger: Logger = Logger(label: "swiftlet.queue")) async throws -> PostgresQueue {
+    public static func connect(_ urlText: String, logger: Logger = Logger(label: "swiftlet.queue"),
+                               limits: QueueLimits = .fromEnvironment) async throws -> PostgresQueue {
         let url = try PostgresURL(urlText)
         // Migrations run on a connection of their own, so the pool is first used after its run() has started.
         do {
@@ -32,18 +35,26 @@ public final class PostgresQueue: DistributedQueue {
         } catch {
             throw ClusterError("cannot open the queue: \(describeQueueError(error, url: url))")
         }
-        let q = PostgresQueue(url: url, logger: logger)
+        let q = PostgresQueue(url: url, logger: logger, limits: limits)
         await q.started()
         return q
     }
 
-    init(url: PostgresURL, logger: Logger) {
+    init(url: PostgresURL, logger: Logger, limits: QueueLimits = .fromEnvironment) {
         self.url = url
         self.logger = logger
+        self.limits = limits
         var config = PostgresClient.Configuration(host: url.host, port: url.port, username: url.user,
                                                   password: url.password, database: url.database, tls: url.clientTLS)
         config.options.maximumConnections = 8
-        config.options.minimumConnections = 4   // warm: opening one on demand costs milliseconds on the token path
+        // No minimum: postgres-nio 1.33's pool traps (precondition `minimumConcurrentConnections <= active` in
+        // `ConnectionGroup.createNewDemandConnectionIfPossible`) when a connection is leased while fewer than the
+        // minimum are up, which is every lease during a database restart or stop (seen in scripts/chaos.sh: an
+        // instance died with an illegal instruction). Without a minimum a lease could strand in the pool after a
+        // restart (postgres-nio issue 657); the operations' time limit (`QueueLimits`) cancels such a lease and
+        // retries. Connections opened on demand stay open while used (idle timeout 60 s), so the token path
+        // stays warm under load.
+        config.options.minimumConnections = 0
         config.options.connectTimeout = .seconds(5)
         client = PostgresClient(configuration: config, backgroundLogger: logger)
         let c = client
@@ -71,21 +82,49 @@ public final class PostgresQueue: DistributedQueue {
     static func workChannel(_ instance: String) -> String { "swiftlet_work_" + instance }
     static let schedChannel = "swiftlet_sched"
 
-    /// Runs one queue operation; a failure becomes a `QueueError` that names the operation and its real cause
-    /// (SQLSTATE and message, or why the connection failed, and the server), so that logs tell a refused connection
-    /// from a bad password from a constraint violation. Errors of our own (`ClusterError`) and cancellation pass.
+    /// Runs one queue operation under the time limit and retry policy of `limits` (see `QueueLimits`): each
+    /// attempt runs at most `operationTimeout` (then it is cancelled and abandoned); with `retry`, an attempt that
+    /// timed out or could not reach the database is retried with backoff while `retryFor` lasts. A failure becomes
+    /// a `QueueError` that names the operation and its real cause (SQLSTATE and message, or why the connection
+    /// failed, and the server), so that logs tell a refused connection from a bad password from a constraint
+    /// violation. Errors of our own (`ClusterError`) and cancellation pass. `attempt` (1-based) lets a body tell a
+    /// replay from a first try.
     @discardableResult
-    func op<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let e as ClusterError {
-            throw e
-        } catch let e as QueueError {
-            throw e
-        } catch let e as CancellationError {
-            throw e
-        } catch {
-            throw QueueError("queue \(name) failed: \(describeQueueError(error, url: url))", unreachable: isUnreachable(error))
+    func op<T: Sendable>(_ name: String, retry: Bool = true,
+                         _ body: @escaping @Sendable (_ attempt: Int) async throws -> T) async throws -> T {
+        let began = ContinuousClock.now
+        var attempt = 0
+        while true {
+            attempt += 1
+            let n = attempt
+            do {
+                let value = try await withTimeLimit(limits.operationTimeout) { try await body(n) }
+                if attempt > 1 {
+                    logger.notice("queue operation succeeded after retrying",
+                                  metadata: ["operation": "\(name)", "attempts": "\(attempt)",
+                                             "after": "\(ContinuousClock.now - began)"])
+                }
+                return value
+            } catch let e as ClusterError {
+                throw e
+            } catch let e as CancellationError {
+                throw e
+            } catch {
+                let unreachable = isUnreachable(error)
+                let failure = (error as? QueueError)
+                    ?? QueueError("queue \(name) failed: \(describeQueueError(error, url: url))", unreachable: unreachable)
+                if Task.isCancelled { throw failure }
+                let pause = limits.pause(attempt)
+                // A deadlock or serialization failure rolled the transaction back: running it again is safe.
+                let transient = unreachable || isTransactionConflict(error)
+                guard retry, transient, ContinuousClock.now - began + pause < limits.retryFor else { throw failure }
+                if attempt == 1 || attempt % 10 == 0 {
+                    logger.warning("queue operation failed; retrying",
+                                   metadata: ["operation": "\(name)", "attempt": "\(attempt)", "error": "\(failure)"])
+                }
+                try? await Task.sleep(for: pause)
+                if Task.isCancelled { throw failure }
+            }
         }
     }
 
@@ -110,21 +149,32 @@ public final class PostgresQueue: DistributedQueue {
                              logger: logger)
     }
 
+    /// One round trip (`SELECT 1`) under the time limit, no retry: whether the database answers now.
+    public func ping() async throws {
+        try await op("ping", retry: false) { [self] _ in _ = try await client.query("SELECT 1", logger: logger) }
+    }
+
     // MARK: Router side
 
     public func enqueue(_ r: QueuedRequest, directTo instance: String?, timing: ClusterTiming) async throws -> Bool {
         let statement = EnqueueStatement(request: r, params: encodeParams(r.params), instance: instance ?? "",
                                          leaseSeconds: timing.leaseSeconds)
-        return try await op("enqueue") {
+        return try await op("enqueue") { [client, logger] attempt in
             var direct = false
-            for try await d in try await client.execute(statement, logger: logger) { direct = d }
+            do {
+                for try await d in try await client.execute(statement, logger: logger) { direct = d }
+            } catch let e as PSQLError where attempt > 1 && e.serverInfo?[.sqlState] == "23505" {
+                // An earlier attempt whose answer was lost stored it; whether it assigned it directly is unknown,
+                // so the caller runs a scheduling round (an instance claims a direct assignment all the same).
+                return false
+            }
             return direct
         }
     }
 
     public func finish(id: Int64, reason: EngineFinishReason) async throws {
-        try await op("finish") {
-            try await client.query("""
+        try await op("finish") { [self] _ in
+            _ = try await client.query("""
                 UPDATE swiftlet_requests SET state = 'done', finish_reason = \(reason.rawValue), updated_at = clock_timestamp()
                 WHERE id = \(id) AND state IN ('queued', 'assigned')
                 """, logger: logger)
@@ -133,7 +183,7 @@ public final class PostgresQueue: DistributedQueue {
 
     public func progress(ids: [Int64]) async throws -> [RequestProgress] {
         guard !ids.isEmpty else { return [] }
-        return try await op("progress") {
+        return try await op("progress") { [self] _ in
             let rows = try await client.query("""
                 SELECT id, state, tokens, finish_reason, stop_reason, error, instance, attempts,
                        CASE WHEN logprobs = '[]'::jsonb THEN NULL ELSE logprobs::text END, prompt_logprobs::text
@@ -157,13 +207,25 @@ public final class PostgresQueue: DistributedQueue {
     public func scheduleRound(limit: Int, timing: ClusterTiming,
                               plan: ([PendingRequest], [InstanceRecord]) -> [Assignment]) async throws
         -> (assigned: [Assignment], reaped: [ReapedRequest]) {
-        try await op("scheduling round") { try await transaction { conn in
+        // The round runs in a task of its own (the time limit may abandon it) but `plan` is the caller's
+        // non-escaping closure: the box lends it for this call only; an abandoned round that reaches its plan after
+        // this call returned finds the box empty and gives up (rolling its transaction back).
+        try await withoutActuallyEscaping(plan) { plan in
+            let box = PlanBox(plan)
+            defer { box.close() }
+            return try await scheduleRound(limit: limit, timing: timing, box: box)
+        }
+    }
+
+    private func scheduleRound(limit: Int, timing: ClusterTiming, box: PlanBox) async throws
+        -> (assigned: [Assignment], reaped: [ReapedRequest]) {
+        try await op("scheduling round") { [self] _ in try await transaction { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockKey + 1))", logger: logger)
             let reaped = reapDue() ? try await reap(conn, timing: timing) : []
             let instances = try await instanceRecords(conn, aliveOnly: true, timing: timing)
             let pending = try await queuedRequests(conn, limit: limit)
             // The plan runs even with nothing pending: routers keep the instances it sees for direct assignment.
-            let decided = plan(pending, instances)
+            let decided = try box.call(pending, instances)
             guard !decided.isEmpty else { return ([], reaped) }
             let ids = decided.map(\.requestId), names = decided.map(\.instance)
             // Assign and wake the instances in one statement.
@@ -260,7 +322,7 @@ public final class PostgresQueue: DistributedQueue {
     }
 
     public func status(timing: ClusterTiming) async throws -> ClusterStatus {
-        try await op("status") { try await client.withConnection { conn in
+        try await op("status", retry: false) { [self] _ in try await client.withConnection { conn in
             let instances = try await instanceRecords(conn, aliveOnly: false, timing: timing)
             var byPriority: [(priority: Int, count: Int)] = []
             let q = try await conn.query("""
@@ -282,7 +344,7 @@ public final class PostgresQueue: DistributedQueue {
             throw ClusterError("instance name '\(name)': use 1-40 lowercase letters, digits, '-' or '_'")
         }
         let loadText = String(decoding: try JSONEncoder().encode(load), as: UTF8.self)
-        try await op("register") { try await transaction { conn in
+        try await op("register", retry: false) { [self] _ in try await transaction { conn in
             let rows = try await conn.query("""
                 SELECT EXTRACT(EPOCH FROM clock_timestamp() - heartbeat)::float8 FROM swiftlet_instances WHERE name = \(name) FOR UPDATE
                 """, logger: logger)
@@ -305,7 +367,7 @@ public final class PostgresQueue: DistributedQueue {
 
     public func heartbeat(name: String, load: InstanceLoad, timing: ClusterTiming) async throws -> Bool {
         let loadText = String(decoding: try JSONEncoder().encode(load), as: UTF8.self)
-        return try await op("heartbeat") { try await transaction { conn in
+        return try await op("heartbeat") { [self] _ in try await transaction { conn in
             var draining = false
             let rows = try await conn.query("""
                 INSERT INTO swiftlet_instances (name, address, load) VALUES (\(name), '', \(loadText)::jsonb)
@@ -321,10 +383,11 @@ public final class PostgresQueue: DistributedQueue {
         } }
     }
 
-    public func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest] {
+    public func claim(instance: String, limit: Int, holding: Set<Int64>?, timing: ClusterTiming) async throws -> [ClaimedRequest] {
         guard limit > 0 else { return [] }
-        let statement = ClaimStatement(instance: instance, limit: limit, leaseSeconds: timing.leaseSeconds)
-        let out: [ClaimedRequest] = try await op("claim") {
+        let statement = ClaimStatement(instance: instance, limit: limit, leaseSeconds: timing.leaseSeconds,
+                                       holding: holding.map { Array($0) })
+        let out: [ClaimedRequest] = try await op("claim") { [self] _ in
             var out: [ClaimedRequest] = []
             for try await (id, prompt, params, prio, tokens, attempts) in try await client.execute(statement, logger: logger) {
                 out.append(ClaimedRequest(id: id, prompt: prompt, params: try decodeParams(params), priority: prio,
@@ -337,7 +400,7 @@ public final class PostgresQueue: DistributedQueue {
 
     public func append(instance: String, _ deltas: [TokenDelta]) async throws -> Set<Int64> {
         guard !deltas.isEmpty else { return [] }
-        let accepted: Set<Int64> = try await op("append") {
+        let accepted: Set<Int64> = try await op("append", retry: false) { [self] _ in
             var accepted = Set<Int64>()
             for try await id in try await client.execute(AppendStatement(instance: instance, deltas: deltas), logger: logger) {
                 accepted.insert(id)
@@ -348,7 +411,7 @@ public final class PostgresQueue: DistributedQueue {
     }
 
     public func release(instance: String) async throws {
-        try await op("release") { try await transaction { conn in
+        try await op("release") { [self] _ in try await transaction { conn in
             try await conn.query("""
                 UPDATE swiftlet_requests SET state = 'queued', instance = NULL, started = false, lease_expiry = NULL,
                     attempts = GREATEST(attempts - 1, 0), updated_at = clock_timestamp()
@@ -359,11 +422,11 @@ public final class PostgresQueue: DistributedQueue {
     }
 
     public func deregister(name: String) async throws {
-        try await op("deregister") { try await client.query("DELETE FROM swiftlet_instances WHERE name = \(name)", logger: logger) }
+        try await op("deregister") { [self] _ in _ = try await client.query("DELETE FROM swiftlet_instances WHERE name = \(name)", logger: logger) }
     }
 
     public func setDraining(name: String, _ draining: Bool) async throws -> Bool {
-        try await op("set draining") {
+        try await op("set draining") { [self] _ in
             let rows = try await client.query("UPDATE swiftlet_instances SET draining = \(draining) WHERE name = \(name) RETURNING name",
                                               logger: logger)
             var found = false
@@ -374,11 +437,25 @@ public final class PostgresQueue: DistributedQueue {
 
     /// Deletes finished requests older than `seconds` (housekeeping; the router calls it now and then).
     public func purge(olderThan seconds: Double) async throws {
-        try await op("purge") {
-            try await client.query("""
+        try await op("purge") { [self] _ in
+            _ = try await client.query("""
                 DELETE FROM swiftlet_requests WHERE state IN ('done', 'failed')
                 AND updated_at < clock_timestamp() - make_interval(secs => \(seconds))
                 """, logger: logger)
         }
     }
+}
+
+/// Lends a non-escaping planner to a task that may outlive the call (see `scheduleRound`).
+final class PlanBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var plan: (([PendingRequest], [InstanceRecord]) -> [Assignment])?
+    init(_ plan: @escaping ([PendingRequest], [InstanceRecord]) -> [Assignment]) { self.plan = plan }
+    func call(_ pending: [PendingRequest], _ instances: [InstanceRecord]) throws -> [Assignment] {
+        lock.lock(); defer { lock.unlock() }
+        guard let plan else { throw QueueTimeout(limit: .zero) }
+        return plan(pending, instances)
+    }
+    /// Drops the planner (waiting for a call in progress): it is never called after this.
+    func close() { lock.lock(); plan = nil; lock.unlock() }
 }

@@ -102,11 +102,14 @@ struct AppendStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode((Int64, Int64).self).0 }
 }
 
-/// Takes up to `limit` requests assigned to `instance` and not yet started, renewing their leases.
+/// Takes up to `limit` requests assigned to `instance` and not yet started, renewing their leases. With `holding`
+/// (the requests the instance runs), also those it started but does not hold: a claim whose answer was lost (timed
+/// out, connection dropped after the commit) left them started, and nobody else would ever run them.
 struct ClaimStatement: PostgresPreparedStatement {
     static let sql = """
         WITH c AS (
-            SELECT id FROM swiftlet_requests WHERE state = 'assigned' AND instance = $1 AND NOT started
+            SELECT id FROM swiftlet_requests WHERE state = 'assigned' AND instance = $1
+              AND (NOT started OR ($4 AND NOT (id = ANY($5::int8[]))))
             ORDER BY priority, arrival, id LIMIT $2 FOR UPDATE SKIP LOCKED)
         UPDATE swiftlet_requests r SET started = true, claimed_at = clock_timestamp(),
             lease_expiry = clock_timestamp() + make_interval(secs => $3)
@@ -117,10 +120,12 @@ struct ClaimStatement: PostgresPreparedStatement {
     var instance: String
     var limit: Int
     var leaseSeconds: Double
+    var holding: [Int64]?
 
     func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 3)
+        var b = PostgresBindings(capacity: 5)
         b.append(instance); b.append(Int64(limit)); b.append(leaseSeconds)
+        b.append(holding != nil); b.append(holding ?? [])
         return b
     }
 

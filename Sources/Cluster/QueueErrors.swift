@@ -89,6 +89,12 @@ func isUnreachable(_ error: any Error) -> Bool {
     }
 }
 
+/// A deadlock (40P01) or serialization failure (40001): the server rolled the transaction back.
+func isTransactionConflict(_ error: any Error) -> Bool {
+    guard let state = (error as? PSQLError)?.serverInfo?[.sqlState] else { return false }
+    return state == "40P01" || state == "40001"
+}
+
 extension PostgresURL {
     /// The URL text with its password replaced by `***` (for messages).
     public static func redacted(_ text: String) -> String {

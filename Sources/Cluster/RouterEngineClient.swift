@@ -50,7 +50,10 @@ public final class RouterEngineClient: TokenizerBacked, Service {
 
     // MARK: EngineClient
 
-    public var isReady: Bool { true }
+    /// False while the queue has been unreachable past the outage limit (`RouterOutageWatch`): new requests and
+    /// /health get 503 then.
+    public var isReady: Bool { !outageTripped.withLock { $0 } }
+    let outageTripped = Mutex(false)
 
     public func generate(_ request: EngineRequest) throws(EngineError) -> AsyncStream<RequestOutput> {
         try request.validate(for: modelInfo)   // the instances' KV capacity is checked where they run

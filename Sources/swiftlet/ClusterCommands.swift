@@ -137,6 +137,9 @@ struct Router: AsyncParsableCommand {
     @Option(help: "Requests waiting for their first token, above which new ones get 429.")
     var maxQueuedRequests: Int = 1024
 
+    @Option(help: "Seconds the request queue may stay unreachable before the open streams end with an error event and new requests get 503 (until it answers again).")
+    var outageLimit: Double = 60
+
     @Option(help: "Chat template file (Jinja) overriding the model's.")
     var chatTemplate: String?
 
@@ -167,7 +170,8 @@ struct Router: AsyncParsableCommand {
         config.apiKey = apiKey
         config.maxQueuedRequests = maxQueuedRequests
         let app = buildRouterApplication(router: router, config: config, logger: logger)
-        let group = SwiftletServer.serviceGroup(app: app, config: config, services: [router], logger: logger)
+        let watch = RouterOutageWatch(router: router, limit: .milliseconds(Int(max(0, outageLimit) * 1000)), logger: logger)
+        let group = SwiftletServer.serviceGroup(app: app, config: config, services: [router, watch], logger: logger)
         try await group.run()
     }
 }

@@ -13,6 +13,12 @@ final class FlakyQueue: DistributedQueue {
     init(_ base: any DistributedQueue) { self.base = base }
 
     func failAppends(_ n: Int, storing: Bool) { faults.withLock { $0.failing = n; $0.storing = storing } }
+    /// While set, `ping` throws as an unreachable database does.
+    let unreachable = Mutex(false)
+    func ping() async throws {
+        if unreachable.withLock({ $0 }) { throw QueueError("queue ping failed: a test outage", unreachable: true) }
+        try await base.ping()
+    }
     var failedAppends: Int { faults.withLock { $0.failed } }
 
     func append(instance: String, _ deltas: [TokenDelta]) async throws -> Set<Int64> {
@@ -43,14 +49,39 @@ final class FlakyQueue: DistributedQueue {
     func heartbeat(name: String, load: InstanceLoad, timing: ClusterTiming) async throws -> Bool {
         try await base.heartbeat(name: name, load: load, timing: timing)
     }
-    func claim(instance: String, limit: Int, timing: ClusterTiming) async throws -> [ClaimedRequest] {
-        try await base.claim(instance: instance, limit: limit, timing: timing)
+    func claim(instance: String, limit: Int, holding: Set<Int64>?, timing: ClusterTiming) async throws -> [ClaimedRequest] {
+        try await base.claim(instance: instance, limit: limit, holding: holding, timing: timing)
     }
     func release(instance: String) async throws { try await base.release(instance: instance) }
     func deregister(name: String) async throws { try await base.deregister(name: name) }
     func setDraining(name: String, _ draining: Bool) async throws -> Bool { try await base.setDraining(name: name, draining) }
     func purge(olderThan seconds: Double) async throws { try await base.purge(olderThan: seconds) }
     func signals(_ channels: [QueueChannel]) -> AsyncStream<QueueSignal> { base.signals(channels) }
+}
+
+/// Past the outage limit the router ends its open streams with an error and refuses new requests (503) until the
+/// queue answers again.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct OutageLimitTests {
+    @Test func streamsEndWithAnErrorPastTheOutageLimitAndServiceResumes() async throws {
+        let q = FlakyQueue(MemoryQueue())
+        let router = try await TestRouter(queue: q)
+        let watch = RouterOutageWatch(router: router.client, limit: .milliseconds(500), probeEvery: .milliseconds(50),
+                                      logger: quietLogger)
+        let watching = Task { try await watch.run() }
+        defer { watching.cancel() }
+        // No instance: the request stays queued, its stream open.
+        let prompt = testPrompts(1, tokenizer: router.client)[0]
+        let stream = try router.client.generate(EngineRequest(promptTokenIds: prompt, params: greedy(8)))
+        q.unreachable.withLock { $0 = true }
+        let began = ContinuousClock.now
+        let got = await collect(stream)
+        #expect(got.finish == .error && (got.error ?? "").contains("unreachable"), "\(got)")
+        #expect(ContinuousClock.now - began >= .milliseconds(400), "ended before the limit")
+        #expect(await eventually { !router.client.isReady }, "still ready past the limit")
+        q.unreachable.withLock { $0 = false }
+        #expect(await eventually { router.client.isReady }, "not ready once the queue answers")
+        await router.stop()
+    }
 }
 
 /// Instances ride out a queue they cannot append to: the tokens stay buffered and go out once it answers again.

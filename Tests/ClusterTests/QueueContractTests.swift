@@ -243,7 +243,7 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
         defer { q.close() }
         do {
-            try await q.op("test") { _ = try await q.client.query("SELECT 1/0", logger: quietLogger) }
+            try await q.op("test") { _ in _ = try await q.client.query("SELECT 1/0", logger: quietLogger) }
             Issue.record("no error")
         } catch let e as QueueError {
             #expect(!e.unreachable, "\(e)")
