@@ -7,7 +7,7 @@
 #   scripts/validate-simulator.sh [stories|smollm2]      (needs a release build and postgresql-15)
 # The cluster overhead (HTTP, queue, routing, relay) is not modelled from first principles: it is calibrated once
 # per model from a closed-loop run (one request at a time) as the TTFT the simulator does not see, and passed as
-# --dispatch-ms (TTFT) and --step-overhead-us (TPOT: at one request at a time every step has one token). The rates and policies of the comparison are not used for calibration.
+# --dispatch-ms (TTFT), --step-overhead-us and --per-token-us (TPOT), from two closed-loop runs. The rates and policies of the comparison are not used for calibration.
 # Results: $OUT (default /tmp/swiftlet-simval/<model>): real_*.json, sim/*.json, profile.json, table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,20 +66,31 @@ bench() {  # label rate seed extra...  (each run its own seed: no prompt of one 
     --save-result "$out/real_$label.json" > "$out/real_$label.txt" 2>&1
 }
 
-# Warm-up (first touches of weights and cache pages), then calibration: one request at a time.
+# Warm-up (first touches of weights and cache pages), then calibration: closed loops of 1 and of 4 requests at a
+# time. With one request every step carries one token, with four about four: the TPOT the simulator misses is
+# a + b·tokens per step, solved from the two runs (a: --step-overhead-us, b: --per-token-us); the TTFT it misses
+# at one request at a time, less a + b, is --dispatch-ms.
 start_router round-robin
 bench warmup inf 99 --num-prompts 6 --max-concurrency 2
-bench calibration inf 7 --num-prompts "$cal" --max-concurrency 1
-"$bin" cluster simulate --profile "$out/profile.json" --policies round-robin --instances 2 "${work[@]}" --seed 7 \
-  --num-prompts "$cal" --max-concurrency 1 --request-rates inf --output-dir "$out/sim-cal" > "$out/sim-cal.txt"
-read -r dispatch pertoken < <(python3 - "$out/real_calibration.json" "$out/sim-cal/round-robin_x2_rate-inf.json" <<'EOF'
+for c in 1 4; do
+  bench "calibration-c$c" inf $((7 + c)) --num-prompts "$cal" --max-concurrency "$c"
+  "$bin" cluster simulate --profile "$out/profile.json" --policies round-robin --instances 2 "${work[@]}" --seed $((7 + c)) \
+    --num-prompts "$cal" --max-concurrency "$c" --request-rates inf --output-dir "$out/sim-cal-c$c" > "$out/sim-cal-c$c.txt"
+done
+read -r dispatch perstep pertoken < <(python3 - "$out" <<'EOF'
 import json, sys
-r, s = (json.load(open(f)) for f in sys.argv[1:3])
-per_token_ms = max(0.0, r['median_tpot_ms'] - s['median_tpot_ms'])
-print(f"{max(0.0, r['median_ttft_ms'] - s['median_ttft_ms'] - per_token_ms):.2f} {per_token_ms * 1000:.0f}")
+d = sys.argv[1]
+def gap(c, k):
+    r = json.load(open(f"{d}/real_calibration-c{c}.json")); s = json.load(open(f"{d}/sim-cal-c{c}/round-robin_x2_rate-inf.json"))
+    return r[k] - s[k]
+g1, g4 = gap(1, "median_tpot_ms"), gap(4, "median_tpot_ms")
+# Two instances share four streams: about two tokens per step each.
+b = max(0.0, (g4 - g1) / (2 - 1))
+a = max(0.0, g1 - b)
+print(f"{max(0.0, gap(1, 'median_ttft_ms') - a - b):.2f} {a * 1000:.0f} {b * 1000:.0f}")
 EOF
 )
-echo "calibrated cluster overhead (closed loop, $cal requests): $dispatch ms of TTFT, $pertoken us per step"
+echo "calibrated cluster overhead (closed loops of 1 and 4, $cal requests each): $dispatch ms of TTFT, $perstep us per step + $pertoken us per token"
 kill "$rpid"; wait "$rpid" 2>/dev/null || true
 
 IFS=, read -ra pols <<< "$policies"
@@ -91,12 +102,12 @@ for pol in "${pols[@]}"; do
     seed=$((seed + 1))
     bench "${pol}_rate-$r" "$r" "$seed" --num-prompts "$n"
     "$bin" cluster simulate --profile "$out/profile.json" --policies "$pol" --instances 2 "${work[@]}" --seed "$seed" \
-      --num-prompts "$n" --request-rates "$r" --dispatch-ms "$dispatch" --step-overhead-us "$pertoken" --output-dir "$out/sim" >> "$out/sim.txt"
+      --num-prompts "$n" --request-rates "$r" --dispatch-ms "$dispatch" --step-overhead-us "$perstep" --per-token-us "$pertoken" --output-dir "$out/sim" >> "$out/sim.txt"
   done
   kill "$rpid"; wait "$rpid" 2>/dev/null || true
 done
 
-python3 - "$out" "$policies" "$rates" "$model" "$dispatch ms + $pertoken us/step" <<'EOF' | tee "$out/table.md"
+python3 - "$out" "$policies" "$rates" "$model" "$dispatch ms + $perstep us/step + $pertoken us/token" <<'EOF' | tee "$out/table.md"
 import json, sys, os
 out, pols, rates, model, dispatch = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(","), sys.argv[4], sys.argv[5]
 print(f"model {model}, 2 instances (1 thread, 1 core each), calibrated overhead {dispatch}")
