@@ -18,10 +18,11 @@ import Synchronization
 /// refused replay against the row. `register` does not either (a replayed registration would see its own
 /// heartbeat and refuse the name).
 public struct QueueLimits: Sendable {
-    /// One attempt's time limit (a round trip takes milliseconds; a loaded 2-core machine stays far below it).
-    public var operationTimeout: Duration = .seconds(5)
+    /// One attempt's time limit. A round trip takes milliseconds, but on a 2-core machine under `stress-ng --cpu 2`
+    /// with the whole test suite beside it a registration took over 5 s (the first default), so 15 s.
+    public var operationTimeout: Duration = .seconds(15)
     /// Retries go on this long from the first attempt, then the last error is thrown.
-    public var retryFor: Duration = .seconds(10)
+    public var retryFor: Duration = .seconds(30)
     /// First backoff; it doubles up to `maxBackoff` (with jitter).
     public var backoff: Duration = .milliseconds(50)
     public var maxBackoff: Duration = .seconds(1)
