@@ -27,12 +27,21 @@ public struct BenchTarget: Sendable {
     public var apiKey: String?
     /// false: each request asks the server to close its connection afterwards (`Connection: close`).
     public var keepAlive: Bool
+    /// The client speaks h2 (negotiated by ALPN); connection reuse is then the protocol's.
+    public var http2: Bool
+    /// PEM CA certificates for https:// (the keep-alive check's own connection needs them too).
+    public var caCertificates: String?
+    /// Before a keep-alive run, check that the server keeps a connection open after a streamed response
+    /// (`KeepAliveCheck`); if it does not, send each request on a new connection.
+    public var checkKeepAlive: Bool
 
     public init(baseURL: String, model: String? = nil, endpoint: BenchEndpoint = .completions,
-                requestTimeout: Double = 600, label: String? = nil, apiKey: String? = nil, keepAlive: Bool = true) {
+                requestTimeout: Double = 600, label: String? = nil, apiKey: String? = nil, keepAlive: Bool = true,
+                http2: Bool = false, caCertificates: String? = nil, checkKeepAlive: Bool = true) {
         self.baseURL = baseURL; self.model = model; self.endpoint = endpoint
         self.requestTimeout = requestTimeout; self.label = label ?? baseURL; self.apiKey = apiKey
-        self.keepAlive = keepAlive
+        self.keepAlive = keepAlive; self.http2 = http2; self.caCertificates = caCertificates
+        self.checkKeepAlive = checkKeepAlive
     }
 
     func url(_ path: String) -> String {

@@ -54,8 +54,24 @@ extension BenchmarkRunner {
         if target.model == nil { model = try await servedModel() }
         var t = target
         t.model = model
+        let reuse = await connectionReuse(for: t, probe: requests.first)
+        if reuse == .serverClosesAfterStream { t.keepAlive = false }
         let (outcomes, duration) = await BenchmarkRunner(target: t, client: client).run(requests, shape: shape, progress: progress)
         return BenchmarkResult(target: t, model: model, tokenizerID: tokenizerID, datasetName: datasetName, shape: shape,
-                               goodput: goodput, outcomes: outcomes, duration: duration)
+                               goodput: goodput, outcomes: outcomes, duration: duration, connections: reuse)
+    }
+
+    /// How the run will use connections. A keep-alive HTTP/1.1 run first sends `probe` (cut to one output token)
+    /// through `KeepAliveCheck`: a server that drops the connection after a streamed response gets a new
+    /// connection per request, since reusing one would lose requests to the race described there.
+    func connectionReuse(for t: BenchTarget, probe: BenchRequest?) async -> ConnectionReuse {
+        if t.http2 { return .http2 }
+        if !t.keepAlive { return .closePerRequest }
+        guard t.checkKeepAlive, var probe else { return .keepAlive }
+        probe.outputLength = 1
+        let body = RequestSender(target: t, client: client).body(probe)
+        let closes = await KeepAliveCheck.serverClosesAfterStream(
+            baseURL: t.url(""), path: t.endpoint.path, body: body, apiKey: t.apiKey, caCertificates: t.caCertificates)
+        return closes == true ? .serverClosesAfterStream : .keepAlive
     }
 }

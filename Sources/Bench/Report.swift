@@ -11,6 +11,7 @@ extension BenchmarkResult {
         row("Server:", label)
         row("Successful requests:", "\(m.completed)")
         row("Failed requests:", "\(m.failed)")
+        row("Connections:", connections.description)
         row("Maximum request concurrency:", maxConcurrency.map(String.init) ?? "None")
         row("Request rate configured (RPS):", requestRate.isFinite ? String(format: "%.2f", requestRate) : "inf")
         num("Benchmark duration (s):", duration)

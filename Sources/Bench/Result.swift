@@ -26,9 +26,12 @@ public struct BenchmarkResult: Sendable, Equatable {
     public var ttfts: [Double]
     public var itls: [[Double]]
     public var errors: [String]
+    /// How connections were used (kept alive, one per request, h2).
+    public var connections: ConnectionReuse
 
     public init(target: BenchTarget, model: String, tokenizerID: String?, datasetName: String, shape: LoadShape,
-                goodput: GoodputBounds?, outcomes: [RequestOutcome], duration: Double, date: Date = Date()) {
+                goodput: GoodputBounds?, outcomes: [RequestOutcome], duration: Double, date: Date = Date(),
+                connections: ConnectionReuse? = nil) {
         let f = DateFormatter()
         f.dateFormat = "yyyyMMdd-HHmmss"
         f.locale = Locale(identifier: "en_US_POSIX")
@@ -51,6 +54,7 @@ public struct BenchmarkResult: Sendable, Equatable {
         ttfts = outcomes.map(\.ttft)
         itls = outcomes.map(\.itl)
         errors = outcomes.map(\.error)
+        self.connections = connections ?? (target.http2 ? .http2 : target.keepAlive ? .keepAlive : .closePerRequest)
     }
 
     /// Compact JSON with sorted keys.
@@ -102,7 +106,7 @@ extension BenchmarkResult: Codable {
         }
         try put(m.failureReasons, "failure_reasons")
         try put(inputLens, "input_lens"); try put(outputLens, "output_lens"); try put(ttfts, "ttfts")
-        try put(itls, "itls"); try put(errors, "errors")
+        try put(itls, "itls"); try put(errors, "errors"); try put(connections, "connections")
     }
 
     public init(from decoder: any Decoder) throws {
@@ -125,6 +129,7 @@ extension BenchmarkResult: Codable {
         metrics.failureReasons = try opt("failure_reasons") ?? [:]
         inputLens = try get("input_lens"); outputLens = try get("output_lens"); ttfts = try get("ttfts")
         itls = try get("itls"); errors = try get("errors")
+        connections = try opt("connections") ?? .keepAlive
     }
 
     private static func decodeMetrics(get: (String) throws -> Int, opt: (String) throws -> Double?,

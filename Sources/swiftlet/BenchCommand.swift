@@ -75,6 +75,9 @@ struct BenchWorkloadOptions: ParsableArguments {
     @Flag(help: "Open a connection per request (send Connection: close) instead of reusing them.")
     var noKeepalive = false
 
+    @Flag(help: "Reuse connections even if the server closes them after a streamed response (skips the check that sends one short request first; some requests may then fail).")
+    var noKeepaliveCheck = false
+
     @Option(help: "PEM CA certificates to trust for https:// servers (e.g. a private CA).")
     var sslCaCerts: String?
 
@@ -118,7 +121,7 @@ struct BenchWorkloadOptions: ParsableArguments {
 
     func target(_ url: String, label: String?) -> BenchTarget {
         BenchTarget(baseURL: url, model: model, endpoint: endpoint, requestTimeout: requestTimeout, label: label, apiKey: apiKey,
-                    keepAlive: !noKeepalive)
+                    keepAlive: !noKeepalive, http2: http2, caCertificates: sslCaCerts, checkKeepAlive: !noKeepaliveCheck)
     }
 }
 

@@ -58,7 +58,85 @@ final class HangUpHandler: ChannelInboundHandler {
     }
 }
 
+/// Like llama-server: answers each request with a complete SSE stream (chunked, no `Connection: close`), then
+/// closes the connection anyway. Counts the connections it accepted.
+final class CloseAfterStreamPeer: Sendable {
+    let channel: any Channel
+    private let accepted: HangUpPeer.Counter
+    var port: Int { channel.localAddress?.port ?? 0 }
+    var connections: Int { accepted.n.load(ordering: .relaxed) }
+
+    private init(channel: any Channel, accepted: HangUpPeer.Counter) { self.channel = channel; self.accepted = accepted }
+
+    static func start() async throws -> CloseAfterStreamPeer {
+        let counter = HangUpPeer.Counter()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                counter.n.add(1, ordering: .relaxed)
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(StreamThenCloseHandler())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return CloseAfterStreamPeer(channel: channel, accepted: counter)
+    }
+
+    func close() async { try? await channel.close() }
+}
+
+/// Reads one request, streams two tokens and `[DONE]` as chunked SSE, and closes the connection.
+final class StreamThenCloseHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var seen = ByteBuffer()
+    private var answered = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var b = unwrapInboundIn(data)
+        seen.writeBuffer(&b)
+        let text = String(buffer: seen)
+        guard !answered, let end = text.range(of: "\r\n\r\n") else { return }
+        let head = text[..<end.lowerBound].lowercased()
+        let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        guard text.utf8.count - text[..<end.upperBound].utf8.count >= length else { return }
+        answered = true
+        let token = #"{"id":"c","object":"text_completion","created":0,"model":"x","choices":[{"index":0,"text":"a","finish_reason":null}]}"#
+        var out = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for event in [token, token, "[DONE]"] {
+            let payload = "data: \(event)\n\n"
+            out += String(payload.utf8.count, radix: 16) + "\r\n" + payload + "\r\n"
+        }
+        out += "0\r\n\r\n"
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: out))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
 @Suite(.serialized) struct ConnectionTests {
+    /// The llama-server case: reusing its connections races its silent close after every stream, so the run must
+    /// find that out first and open a connection per request, losing none.
+    @Test func aServerThatClosesAfterEachStreamGetsAConnectionPerRequest() async throws {
+        let peer = try await CloseAfterStreamPeer.start()
+        #expect(await KeepAliveCheck.serverClosesAfterStream(
+            baseURL: "http://127.0.0.1:\(peer.port)", path: "/v1/completions", body: "{}", apiKey: nil,
+            caCertificates: nil) == true)
+        let client = BenchHTTPClient.make()
+        let reqs = (0..<40).map { _ in BenchRequest(prompt: .tokens([1, 2]), promptLength: 2, outputLength: 2) }
+        let runner = BenchmarkRunner(target: BenchTarget(baseURL: "http://127.0.0.1:\(peer.port)", model: "x", requestTimeout: 60),
+                                     client: client)
+        let result = try await runner.benchmark(reqs, shape: LoadShape(maxConcurrency: 8), datasetName: "fixed")
+        try await client.shutdown()
+        let connections = peer.connections
+        await peer.close()
+        #expect(result.connections == .serverClosesAfterStream)
+        #expect(result.metrics.completed == 40 && result.metrics.failed == 0, "\(result.metrics.failureReasons)")
+        #expect(result.metrics.totalOutputTokens == 80)
+        // One for the direct check, one for the run's check, one per request.
+        #expect(connections == 42, "\(connections) connections")
+    }
+
     @Test func aRequestTheServerReceivedIsNotSentAgain() async throws {
         let peer = try await HangUpPeer.start()
         let client = BenchHTTPClient.make()
@@ -71,7 +149,9 @@ final class HangUpHandler: ChannelInboundHandler {
         await peer.close()
         #expect(result.metrics.completed == 0 && result.metrics.failed == 3)
         #expect(result.metrics.failureReasons == ["remote connection closed": 3], "\(result.metrics.failureReasons)")
-        #expect(connections == 3, "each request was sent once: \(connections) connections")
+        // The keep-alive check's request got no answer either (so it could not tell, and the run kept connections).
+        #expect(result.connections == .keepAlive)
+        #expect(connections == 4, "each request was sent once, after the keep-alive check: \(connections) connections")
     }
 
     @Test func bodyProbeTellsWhetherAnythingWasSent() async throws {
@@ -97,12 +177,14 @@ final class HangUpHandler: ChannelInboundHandler {
             let kept = BenchmarkRunner(target: BenchTarget(baseURL: server.baseURL, requestTimeout: 60), client: client)
             let a = try await kept.benchmark(reqs, shape: LoadShape(maxConcurrency: 1), datasetName: "random")
             #expect(a.metrics.completed == 20 && a.metrics.failed == 0)
+            #expect(a.connections == .keepAlive, "swiftlet serve keeps its connections after a stream")
             let c1 = try await serverConnections(client, server.baseURL)
-            #expect(c1 == c0, "20 sequential requests over keep-alive: \(c1 - c0) new connections")
+            #expect(c1 == c0 + 1, "the keep-alive check's connection, then 20 sequential requests over keep-alive: \(c1 - c0) new connections")
             let closing = BenchmarkRunner(target: BenchTarget(baseURL: server.baseURL, requestTimeout: 60, keepAlive: false),
                                           client: client)
             let b = try await closing.benchmark(reqs, shape: LoadShape(maxConcurrency: 1), datasetName: "random")
             #expect(b.metrics.completed == 20 && b.metrics.failed == 0, "\(b.metrics.failureReasons)")
+            #expect(b.connections == .closePerRequest)
             let c2 = try await serverConnections(client, server.baseURL)
             // --no-keepalive: a connection per request (the first reuses the pooled one; /metrics then needs a new one).
             #expect(c2 - c1 >= 19 && c2 - c1 <= 21, "\(c2 - c1) connections for 20 requests")
