@@ -1,31 +1,35 @@
 #!/usr/bin/env bash
 # What TLS, HTTP/2 and keep-alive cost or save, measured with `swiftlet bench serve` against `swiftlet serve`
-# (SmolLM2-135M Q4_1 by default). Run on a quiet machine; prints one line per figure.
+# (SmolLM2-135M Q4_1 by default). Run on a quiet machine; prints one line per run and the medians.
 #   1. aggregate output tokens/s at 32 concurrent streams: HTTP/1.1, HTTPS (HTTP/1.1), HTTPS + h2
 #   2. median TTFT of sequential short requests: keep-alive vs a new connection per request (--no-keepalive)
-# Usage: Benchmarks/http-transport.sh [SWIFTLET_BIN] [MODEL]   Env: PROMPTS (96), PORT (8431)
+# Two servers run side by side (plain HTTP, and TLS with h2), so the transports can be measured in interleaved
+# rounds: a slow spell of a shared machine then spreads over all of them instead of spoiling one.
+# Usage: Benchmarks/http-transport.sh [SWIFTLET_BIN] [MODEL]   Env: PROMPTS (96), ROUNDS (3), PORT (8431; TLS on PORT+1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/.build/release/swiftlet}
 model=${2:-$root/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 prompts=${PROMPTS:-96}
+rounds=${ROUNDS:-3}
 port=${PORT:-8431}
+tport=$((port + 1))
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+servers=()
+trap 'for s in "${servers[@]}"; do kill "$s" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 "$root/Tests/support/make-test-certs.sh" "$work/certs"
-tls=(--ssl-certfile "$work/certs/server.pem" --ssl-keyfile "$work/certs/server.key")
+tls=(--ssl-certfile "$work/certs/server.pem" --ssl-keyfile "$work/certs/server.key" --http2)
 
-start() {  # extra serve flags...
-  "$bin" serve --model "$model" --port "$port" --max-num-seqs 32 "$@" >"$work/serve.log" 2>&1 &
-  server=$!
+start() {  # port health-url extra serve flags...
+  local p=$1 health=$2; shift 2
+  "$bin" serve --model "$model" --port "$p" --max-num-seqs 32 "$@" >"$work/serve-$p.log" 2>&1 &
+  servers+=($!)
   for _ in $(seq 600); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && return
-    curl -sf --cacert "$work/certs/ca.pem" -o /dev/null "https://localhost:$port/health" 2>/dev/null && return
+    curl -sf --cacert "$work/certs/ca.pem" -o /dev/null "$health" 2>/dev/null && return
     sleep 0.2
   done
-  echo "server did not start: $(cat "$work/serve.log")" >&2; exit 1
+  echo "server did not start: $(cat "$work/serve-$p.log")" >&2; exit 1
 }
-stop() { kill -TERM "$server"; wait "$server" || true; }
 
 bench() {  # label url extra bench flags...
   local label=$1 url=$2; shift 2
@@ -34,19 +38,31 @@ bench() {  # label url extra bench flags...
   python3 - "$work/$label.json" "$label" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(f"{sys.argv[2]:>24}: {r['completed']} ok, {r['failed']} failed, output {r['output_throughput']:.1f} tok/s, "
-      f"median TTFT {r['median_ttft_ms']:.2f} ms, median TPOT {r['median_tpot_ms']:.2f} ms")
+print(f"{sys.argv[2]:>28}: {r['completed']} ok, {r['failed']} failed, output {r['output_throughput']:.1f} tok/s, "
+      f"median TTFT {r['median_ttft_ms']:.2f} ms, median TPOT {r['median_tpot_ms']:.2f} ms", flush=True)
 EOF
 }
 
+start "$port" "http://127.0.0.1:$port/health"
+start "$tport" "https://localhost:$tport/health" "${tls[@]}"
 load=(--input-len 128 --output-len 128 --num-prompts "$prompts" --max-concurrency 32)
-start
-bench http1 "http://127.0.0.1:$port" "${load[@]}"
 short=(--input-len 16 --output-len 4 --num-prompts 200 --max-concurrency 1)
-bench ttft-keepalive "http://127.0.0.1:$port" "${short[@]}"
-bench ttft-reconnect "http://127.0.0.1:$port" "${short[@]}" --no-keepalive
-stop
-start "${tls[@]}" --http2
-bench https-http1 "https://localhost:$port" "${load[@]}"
-bench https-h2 "https://localhost:$port" "${load[@]}" --http2
-stop
+for r in $(seq "$rounds"); do
+  bench "http1-$r" "http://127.0.0.1:$port" "${load[@]}"
+  bench "https-http1-$r" "https://localhost:$tport" "${load[@]}"
+  bench "https-h2-$r" "https://localhost:$tport" "${load[@]}" --http2
+  bench "ttft-keepalive-$r" "http://127.0.0.1:$port" "${short[@]}"
+  bench "ttft-reconnect-$r" "http://127.0.0.1:$port" "${short[@]}" --no-keepalive
+done
+python3 - "$work" "$rounds" <<'EOF'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+def runs(label, key): return [json.load(open(f"{work}/{label}-{r}.json"))[key] for r in range(1, rounds + 1)]
+tput = {l: statistics.median(runs(l, "output_throughput")) for l in ("http1", "https-http1", "https-h2")}
+print(f"\nmedian over {rounds} interleaved rounds, output tok/s at 32 streams:")
+for l, v in tput.items():
+    print(f"  {l:>12}: {v:8.1f} tok/s  ({100 * (v / tput['http1'] - 1):+.1f}% vs HTTP/1.1)")
+ka, rc = (statistics.median(runs(l, "median_ttft_ms")) for l in ("ttft-keepalive", "ttft-reconnect"))
+print(f"median TTFT, sequential short requests: keep-alive {ka:.2f} ms, new connection per request {rc:.2f} ms "
+      f"(keep-alive saves {rc - ka:.2f} ms)")
+EOF
