@@ -41,7 +41,13 @@ import Testing
         let metrics = try await router.get("/metrics")
         #expect(metrics.body.contains("swiftlet:num_requests_running"), "the server's own metrics are gone")
         #expect(metrics.body.contains("swiftlet:cluster_instance_freeness{instance=\"a\"}"))
-        #expect(metrics.body.contains("swiftlet:cluster_requests{state=\"done\"} 200"))
+        // The router caches the queue's status for 200 ms: poll until it shows the last requests done.
+        var scraped = metrics.body
+        let allDone = try await eventually {
+            scraped = try await router.get("/metrics").body
+            return scraped.contains("swiftlet:cluster_requests{state=\"done\"} 200")
+        }
+        #expect(allDone, "\(scraped.split(separator: "\n").filter { $0.contains("cluster_requests") })")
         await router.stop(); await a.stop(); await b.stop()
     }
 
@@ -69,7 +75,7 @@ import Testing
             return await g.reduce(into: [Int: Collected]()) { $0[$1.0] = $1.1 }
         } }
         // Kill it mid-stream: once some request has tokens delivered and is still running there.
-        let midway = try await eventually(60) {
+        let midway = try await eventually {
             try await q.client.query("SELECT count(*)::int8 FROM swiftlet_requests WHERE instance = 'victim' AND state = 'assigned' AND cardinality(tokens) >= 20")
                 .decode(Int64.self).reduce(0, +) > 0
         }
@@ -90,13 +96,19 @@ import Testing
         #expect(!interrupted.isEmpty)
         #expect(await eventually { survivor.agent.servedCount > 0 }, "the survivor served nothing")
         let resumed = try await q.progress(ids: interrupted)
-        #expect(resumed.allSatisfy { $0.attempts == 2 && $0.state == .done }, "\(resumed)")
+        // Resumed once on the survivor (one more attempt if the survivor's lease too expired on a loaded machine).
+        #expect(resumed.count == interrupted.count
+                && resumed.allSatisfy { $0.attempts >= 2 && $0.state == .done && $0.instance == "survivor" }, "\(resumed)")
         print("kill -9: \(interrupted.count) requests interrupted mid-stream, survivor finished \(survivor.agent.servedCount) of \(prompts.count)")
         await router.stop(); await survivor.stop()
     }
 
+    /// Work is counted per request, not per routing decision: a lease that expires on a loaded machine re-routes
+    /// its request (one more decision, one more attempt). Each request counts once, on the instance that finished
+    /// it; the comparison below only gets stricter when requests were re-routed.
     @Test func freenessSendsTheSlowInstanceLessWorkThanRoundRobin() async throws {
-        var slowShare: [RoutingPolicyKind: Int] = [:]
+        struct Split { var finished: [String: Int]; var rerouted: Int; var decisions: [String: Int] }
+        var splits: [RoutingPolicyKind: Split] = [:]
         for policy in [RoutingPolicyKind.roundRobin, .freeness] {
             let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
             defer { q.close() }
@@ -104,7 +116,8 @@ import Testing
             // The weak instance: two sequences at a time and a small KV cache (24 blocks of 16 tokens).
             let slow = try TestInstance(queue: q, name: "slow", maxNumSeqs: 2, numBlocks: 24, capacity: 64)
             let router = try await TestRouter(queue: q, policy: policy)
-            _ = try await eventually { try await q.status(timing: fastTiming()).instances.count == 2 }
+            let both = try await eventually { try await q.status(timing: fastTiming()).instances.count == 2 }
+            try #require(both, "the two instances did not register")
             let prompts = testPrompts(60, tokenizer: router.client)
             let outs = await withTaskGroup(of: Collected.self) { g in
                 for p in prompts {
@@ -113,16 +126,32 @@ import Testing
                 }
                 return await g.reduce(into: [Collected]()) { $0.append($1) }
             }
-            #expect(outs.allSatisfy { $0.finish == .length || $0.finish == .stop })
-            let split = router.client.routedCounts
-            print("policy \(policy.rawValue): fast \(split["fast"] ?? 0), slow \(split["slow"] ?? 0)")
-            #expect((split["fast"] ?? 0) + (split["slow"] ?? 0) == 60)
-            slowShare[policy] = split["slow"] ?? 0
+            #expect(outs.count == 60 && outs.allSatisfy { $0.finish == .length || $0.finish == .stop }, "\(outs.filter { $0.finish != .length && $0.finish != .stop })")
+            // Each request once, by the instance that finished it (a finished row keeps its last instance), and
+            // how often requests were re-routed (every assignment is an attempt).
+            var split = Split(finished: [:], rerouted: 0, decisions: router.client.routedCounts)
+            for try await (instance, n, extra) in try await q.client.query("""
+                SELECT COALESCE(instance, ''), count(*)::int8, (sum(attempts) - count(*))::int8
+                FROM swiftlet_requests WHERE state = 'done' GROUP BY 1
+                """).decode((String, Int64, Int64).self) {
+                split.finished[instance] = Int(n); split.rerouted += Int(extra)
+            }
+            print("policy \(policy.rawValue): finished on fast \(split.finished["fast"] ?? 0), slow \(split.finished["slow"] ?? 0); "
+                  + "\(split.rerouted) re-routed; decisions \(split.decisions.sorted { $0.key < $1.key })")
+            #expect(split.finished.values.reduce(0, +) == 60 && Set(split.finished.keys).isSubset(of: ["fast", "slow"]),
+                    "\(split.finished)")
+            splits[policy] = split
             await router.stop(); await fast.stop(); await slow.stop()
         }
-        let rr = try #require(slowShare[.roundRobin]), fr = try #require(slowShare[.freeness])
-        #expect(rr == 30, "round-robin should split evenly")
-        #expect(fr < rr - 5, "freeness gave the slow instance \(fr) requests, round-robin \(rr)")
+        let rr = try #require(splits[.roundRobin]), fr = try #require(splits[.freeness])
+        let rrSlow = rr.finished["slow"] ?? 0
+        // Round-robin alternates decisions: 30 each, off by at most one per re-routed request.
+        #expect(abs(rrSlow - 30) <= rr.rerouted, "round-robin should split evenly: slow finished \(rrSlow), \(rr.rerouted) re-routed")
+        // Under freeness, at most this many requests ever ran on the slow instance: those it finished plus those
+        // re-routed away from it, and never more than were routed to it.
+        let frSlow = min((fr.finished["slow"] ?? 0) + fr.rerouted, fr.decisions["slow"] ?? 0)
+        // Under round-robin, at least those it finished ran there.
+        #expect(frSlow < rrSlow - 5, "freeness gave the slow instance \(frSlow) requests, round-robin \(rrSlow)")
     }
 
     @Test func requestsQueuedWithNoInstanceAreServedOnceOneStarts() async throws {
@@ -173,16 +202,18 @@ import Testing
         defer { q.close() }
         let a = try TestInstance(queue: q, name: "a", maxNumSeqs: 2), b = try TestInstance(queue: q, name: "b")
         let router = try await TestRouter(queue: q, policy: .roundRobin)
-        _ = try await eventually { try await q.status(timing: fastTiming()).instances.count == 2 }
+        let both = try await eventually { try await q.status(timing: fastTiming()).instances.count == 2 }
+        try #require(both, "the two instances did not register")
         let prompts = testPrompts(8, tokenizer: router.client)
         let first = try prompts.map { try router.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(200))) }
         let firstDone = Task { await withTaskGroup(of: Collected.self) { g in
             for s in first { g.addTask { await collect(s) } }
             return await g.reduce(into: [Collected]()) { $0.append($1) }
         } }
-        _ = await eventually { a.agent.activeCount > 0 }
+        try #require(await eventually { a.agent.activeCount > 0 }, "a got no work to finish while draining")
         #expect(try await q.setDraining(name: "a", true))
-        _ = try await eventually { try await q.status(timing: fastTiming()).instances.first { $0.name == "a" }?.load.capacity == 0 }
+        let reported = try await eventually { try await q.status(timing: fastTiming()).instances.first { $0.name == "a" }?.load.capacity == 0 }
+        try #require(reported, "a never reported that it is draining")
         let routedToA = router.client.routedCounts["a"] ?? 0
         let second = try prompts.map { try router.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(20))) }
         for s in second { #expect(await collect(s).finish != nil) }
@@ -202,7 +233,7 @@ import Testing
         let router = try await TestRouter(queue: q, timing: timing)
         let stream = try router.client.generate(EngineRequest(promptTokenIds: [1, 403], params: greedy(400)))
         let result = Task { await collect(stream) }
-        _ = await eventually { doomed.agent.activeCount > 0 }
+        try #require(await eventually { doomed.agent.activeCount > 0 }, "the doomed instance never took the request")
         await doomed.crash()
         let got = await result.value
         #expect(got.finish == .error)

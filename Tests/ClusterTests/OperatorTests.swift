@@ -24,21 +24,23 @@ func runSwiftlet(_ args: [String]) throws -> (Int32, String, String) {
         defer { q.close() }
         let worker = try TestInstance(queue: q, name: "worker")
         for i in 0..<3 { try await q.enqueue(QueuedRequest(id: Int64(100 + i), origin: "nobody", prompt: [1], params: greedy(2), priority: i == 0 ? 5 : 0)) }
-        _ = try await eventually { try await q.status(timing: fastTiming()).instances.count == 1 }
-        let (code, json, err) = try runSwiftlet(["cluster", "status", "--queue", url, "--json"])
+        try #require(try await eventually { try await q.status(timing: fastTiming()).instances.count == 1 }, "the worker did not register")
+        // The commands judge liveness by the tests' lease (their default, 2.5 s, is short for a loaded machine).
+        let lease = ["--lease-seconds", "\(TestTiming.lease)"]
+        let (code, json, err) = try runSwiftlet(["cluster", "status", "--queue", url, "--json"] + lease)
         #expect(code == 0, "\(err)")
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
         #expect(obj["queued"] as? Int == 3)
         #expect((obj["queued_by_priority"] as? [[String: Int]]) == [["priority": 0, "count": 2], ["priority": 5, "count": 1]])
         let inst = try #require((obj["instances"] as? [[String: Any]])?.first, "no instance in \(json)")
         #expect(inst["name"] as? String == "worker" && inst["alive"] as? Bool == true && (inst["total_blocks"] as? Int ?? 0) > 0)
-        let (tcode, table, _) = try runSwiftlet(["cluster", "status", "--queue", url])
+        let (tcode, table, _) = try runSwiftlet(["cluster", "status", "--queue", url] + lease)
         #expect(tcode == 0 && table.contains("worker") && table.contains("priority 0: 2"))
 
-        let (dcode, dout, _) = try runSwiftlet(["cluster", "drain", "--queue", url, "--name", "worker", "--wait"])
+        let (dcode, dout, _) = try runSwiftlet(["cluster", "drain", "--queue", url, "--name", "worker", "--wait"] + lease)
         #expect(dcode == 0 && dout.contains("draining"))
         // `--wait` returns once the instance has finished its work; it deregisters right after (allow for a loaded machine).
-        #expect(try await eventually(30) { try await q.status(timing: fastTiming()).instances.isEmpty },
+        #expect(try await eventually { try await q.status(timing: fastTiming()).instances.isEmpty },
                 "the drained instance never deregistered")
         let (missing, _, merr) = try runSwiftlet(["cluster", "drain", "--queue", url, "--name", "ghost"])
         #expect(missing != 0 && merr.contains("no instance named 'ghost'"))

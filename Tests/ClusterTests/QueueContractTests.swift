@@ -117,10 +117,10 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         #expect(try await q.append(instance: "dead", [TokenDelta(id: 1, start: 0, tokens: [20, 21, 22])]).isEmpty)
         try await Task.sleep(for: TestTiming.pastShortLease)   // no heartbeat: lease and instance expire
         try await q.register(name: "alive", address: "-", load: load(), timing: timing)
-        // The round tells live instances by a lease between the two: "dead" has been silent for longer, "alive" just
-        // registered.
+        // The round tells live instances by a lease between the two: "dead" has been silent for longer than the
+        // sleep, "alive" just registered (it stays alive if the round starts within 90% of the sleep).
         var seen = short
-        seen.leaseSeconds = TestTiming.shortLease * 2
+        seen.leaseSeconds = TestTiming.pastShortLeaseSeconds * 0.9
         let again = try await q.scheduleRound(limit: 100, timing: seen) { planner.plan($0, $1) }.assigned
         try #require(again.map(\.instance) == ["alive"])
         let resumed = try #require(try await q.claim(instance: "alive", limit: 1, timing: short).first)

@@ -81,13 +81,15 @@ let quietLogger: Logger = {
 }()
 
 /// Every lease, heartbeat, sweep and deadline the cluster tests use, from one place. Leases are generous: on a
-/// loaded 2-core machine (CI builds beside the tests) a process can stall for a second, and a lease that expires
-/// by accident turns a test about something else into a failover. `SWIFTLET_TEST_TIME_SCALE` (default 1)
-/// stretches all of them on an even slower machine.
+/// loaded 2-core machine (CI builds beside the tests, or `stress-ng --cpu 2`) a process can stall for seconds (an
+/// instance's registration with the queue has taken over 5 s), and a lease that expires by accident turns a test
+/// about something else into a failover (the request is re-routed and resumed). `SWIFTLET_TEST_TIME_SCALE`
+/// (default 1) stretches all of them on an even slower machine.
 enum TestTiming {
     static let scale: Double = ProcessInfo.processInfo.environment["SWIFTLET_TEST_TIME_SCALE"].flatMap(Double.init).map { max(0.5, $0) } ?? 1
-    /// The lease the tests' routers and instances run with.
-    static var lease: Double { 3 * scale }
+    /// The lease the tests' routers and instances run with (and the CLI commands the tests run are given). A test
+    /// that lets such a lease expire on purpose (a killed instance) waits this long once.
+    static var lease: Double { 10 * scale }
     static var heartbeatMs: Int { Int(250 * scale) }
     static var heartbeat: Duration { .milliseconds(heartbeatMs) }
     static var sweep: Duration { .milliseconds(Int(250 * scale)) }
@@ -95,7 +97,8 @@ enum TestTiming {
     static var shortLease: Double { 0.5 * scale }
     /// Sleeping this long makes a `shortLease` lease (or a heartbeat that old) expire for sure, with a margin for a
     /// stalled machine; still well inside `lease`, so live instances stay alive meanwhile.
-    static var pastShortLease: Duration { .milliseconds(Int(2000 * scale)) }
+    static var pastShortLease: Duration { .milliseconds(Int(pastShortLeaseSeconds * 1000)) }
+    static var pastShortLeaseSeconds: Double { 2 * scale }
     /// How long a test waits for a condition that should hold soon (`eventually`).
     static var deadline: Double { 60 * scale }
     /// How long a whole client request may take in a test.
@@ -205,7 +208,7 @@ final class TestRouter: Sendable {
 
     func get(_ path: String) async throws -> (status: Int, body: String) {
         let req = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(60))
+        let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(TestTiming.requestTimeout))
         let bytes = try await resp.body.collect(upTo: 64 << 20)
         return (Int(resp.status.code), String(buffer: bytes))
     }
