@@ -55,6 +55,10 @@ public final class RouterEngineClient: TokenizerBacked, Service {
     public var isReady: Bool { !outageTripped.withLock { $0 } }
     let outageTripped = Mutex(false)
 
+    public var unavailableReason: String? {
+        isReady ? nil : "The request queue (PostgreSQL) has been unreachable for longer than the router's outage limit; retry shortly."
+    }
+
     public func generate(_ request: EngineRequest) throws(EngineError) -> AsyncStream<RequestOutput> {
         try request.validate(for: modelInfo)   // the instances' KV capacity is checked where they run
         let id = Int64.random(in: 1...Int64.max)

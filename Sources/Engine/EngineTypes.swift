@@ -156,6 +156,8 @@ public struct ModelInfo: Sendable, Codable, Equatable {
 public protocol EngineClient: Sendable {
     var modelInfo: ModelInfo { get }
     var isReady: Bool { get }
+    /// Why the engine cannot take requests now (the 503's message), nil when it can.
+    var unavailableReason: String? { get }
     /// Text → ids with the model's tokenizer. `addSpecial` adds BOS/EOS as the model wants; `parseSpecial` reads
     /// special tokens written in the text (used for rendered chat templates).
     func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32]
@@ -167,6 +169,11 @@ public protocol EngineClient: Sendable {
     func renderChat(_ messages: [ChatMessageInput], addGenerationPrompt: Bool) throws -> String
     func generate(_ request: EngineRequest) throws(EngineError) -> AsyncStream<RequestOutput>
     func stats() async -> EngineStats
+}
+
+extension EngineClient {
+    /// An engine that is not ready is still loading its model.
+    public var unavailableReason: String? { isReady ? nil : "The model is still loading; retry shortly." }
 }
 
 public struct ChatMessageInput: Sendable, Equatable {

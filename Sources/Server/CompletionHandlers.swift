@@ -28,7 +28,7 @@ struct GenerationHandlers<E: EngineClient>: Sendable {
     }
 
     func checkReady() throws(APIError) {
-        guard engine.isReady else { throw .serviceUnavailable("The model is still loading; retry shortly.") }
+        if let why = engine.unavailableReason { throw .serviceUnavailable(why) }
     }
 
     // MARK: /v1/completions

@@ -88,8 +88,8 @@ struct InfoHandlers<E: EngineClient>: Sendable {
     }
 
     func health() -> Response {
-        guard engine.isReady else {
-            return errorResponse(.serviceUnavailable("The model is still loading."), retryAfter: config.retryAfterSeconds)
+        if let why = engine.unavailableReason {
+            return errorResponse(.serviceUnavailable(why), retryAfter: config.retryAfterSeconds)
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
     }

@@ -78,6 +78,7 @@ final class FlakyQueue: DistributedQueue {
         #expect(got.finish == .error && (got.error ?? "").contains("unreachable"), "\(got)")
         #expect(ContinuousClock.now - began >= .milliseconds(400), "ended before the limit")
         #expect(await eventually { !router.client.isReady }, "still ready past the limit")
+        #expect(router.client.unavailableReason?.contains("queue") == true, "\(router.client.unavailableReason ?? "nil")")
         q.unreachable.withLock { $0 = false }
         #expect(await eventually { router.client.isReady }, "not ready once the queue answers")
         await router.stop()
