@@ -71,7 +71,8 @@ extension BenchmarkRunner {
         probe.outputLength = 1
         let body = RequestSender(target: t, client: client).body(probe)
         let closes = await KeepAliveCheck.serverClosesAfterStream(
-            baseURL: t.url(""), path: t.endpoint.path, body: body, apiKey: t.apiKey, caCertificates: t.caCertificates)
+            baseURL: t.url(""), path: t.endpoint.path, body: body, apiKey: t.apiKey, caCertificates: t.caCertificates,
+            timeoutSeconds: min(t.requestTimeout, 60))
         return closes == true ? .serverClosesAfterStream : .keepAlive
     }
 }

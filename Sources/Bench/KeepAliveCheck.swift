@@ -44,9 +44,11 @@ public enum KeepAliveCheck {
 
     /// true: the server closed the connection after a complete streamed response that did not announce it;
     /// false: the connection stayed open (or the response announced `Connection: close`, which clients honour);
-    /// nil: the check could not tell (no connection, a non-200 answer, no complete response).
+    /// nil: the check could not tell (no connection, a non-200 answer, no complete response within `timeoutSeconds`:
+    /// a server that never answers must not hold the run up longer than one of its requests could).
     public static func serverClosesAfterStream(baseURL: String, path: String, body: String, apiKey: String?,
-                                               caCertificates: String?, graceMilliseconds: Int64 = graceMilliseconds) async -> Bool? {
+                                               caCertificates: String?, timeoutSeconds: Double = 60,
+                                               graceMilliseconds: Int64 = graceMilliseconds) async -> Bool? {
         guard let url = URL(string: baseURL), let scheme = url.scheme?.lowercased(), let host = url.host else { return nil }
         let tls = scheme == "https"
         let port = url.port ?? (tls ? 443 : 80)
@@ -61,7 +63,7 @@ public enum KeepAliveCheck {
         let serverName = host.first.map { $0.isNumber || $0 == "[" } == true ? nil : host
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.seconds(10))
+                .connectTimeout(.milliseconds(Int64(min(max(timeoutSeconds, 0.1), 10) * 1000)))
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let sslContext {
@@ -75,6 +77,12 @@ public enum KeepAliveCheck {
                 }
             let underlying = channel.channel
             let timedOut = Flag()
+            let abandoned = Flag()
+            let deadline = underlying.eventLoop.scheduleTask(in: .milliseconds(Int64(max(timeoutSeconds, 0.1) * 1000))) {
+                abandoned.set()
+                underlying.close(promise: nil)
+            }
+            defer { deadline.cancel() }
             return try await channel.executeThenClose { inbound, outbound in
                 var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
                 head.headers.add(name: "Host", value: url.port.map { "\(host):\($0)" } ?? host)
@@ -82,9 +90,9 @@ public enum KeepAliveCheck {
                 head.headers.add(name: "Accept", value: "text/event-stream")
                 head.headers.add(name: "Content-Length", value: "\(body.utf8.count)")
                 if let apiKey { head.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-                try await outbound.write(.head(head))
-                try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
-                try await outbound.write(.end(nil))
+                // One write: a server that answers and closes at once must not find half a request to refuse, and
+                // a failed write (it answered and closed already) still leaves its answer to read.
+                try? await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(ByteBuffer(string: body))), .end(nil)])
                 var parts = inbound.makeAsyncIterator()
                 var keepAliveAnnounced = false
                 var ok = false
@@ -96,7 +104,7 @@ public enum KeepAliveCheck {
                     case .end: ended = true
                     }
                 }
-                guard ended, ok else { return nil }
+                guard ended, ok, !abandoned.isSet else { return nil }
                 guard keepAliveAnnounced else { return false }
                 // The response is complete. A server that keeps the connection sends nothing more; one that drops
                 // it closes now. After the grace period the check closes the connection itself.
@@ -110,7 +118,7 @@ public enum KeepAliveCheck {
                 } catch {
                     // A reset counts as the server closing; the check's own close ends the stream too.
                 }
-                return !timedOut.isSet
+                return !timedOut.isSet && !abandoned.isSet
             }
         } catch {
             return nil

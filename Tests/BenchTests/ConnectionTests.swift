@@ -137,6 +137,19 @@ final class StreamThenCloseHandler: ChannelInboundHandler {
         #expect(connections == 42, "\(connections) connections")
     }
 
+    /// A server that accepts and never answers: the check gives up after its time limit (it once waited forever
+    /// and hung the suite).
+    @Test func theCheckGivesUpOnAServerThatNeverAnswers() async throws {
+        let listener = try SilentListener()
+        defer { listener.close() }
+        let t0 = ContinuousClock.now
+        let r = await KeepAliveCheck.serverClosesAfterStream(
+            baseURL: "http://127.0.0.1:\(listener.port)", path: "/v1/completions", body: "{}", apiKey: nil,
+            caCertificates: nil, timeoutSeconds: 1)
+        #expect(r == nil)
+        #expect(ContinuousClock.now - t0 < .seconds(30))
+    }
+
     @Test func aRequestTheServerReceivedIsNotSentAgain() async throws {
         let peer = try await HangUpPeer.start()
         let client = BenchHTTPClient.make()
