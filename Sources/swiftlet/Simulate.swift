@@ -135,6 +135,11 @@ struct Simulate: AsyncParsableCommand {
         let wall = ContinuousClock.now - t0
         print("\(requests.count) requests; profiles: " + profiles.map { "\($0.model) (\($0.engine.precision), \($0.machine.cpu))" }.joined(separator: ", "))
         print(Exploration.table(points), terminator: "")
+        for p in points {   // what each instance did (busy: modelled step seconds, with the overheads asked for)
+            let busy = p.simulation.instances.map { String(format: "%.4f", $0.busySeconds) }.joined(separator: " ")
+            let steps = p.simulation.instances.map { String($0.steps) }.joined(separator: " ")
+            print("instances of \(Exploration.label(p.policy, p.instances)) at \(p.rate): busy seconds \(busy); steps \(steps)")
+        }
         print("simulated \(points.count) configurations in \(wall)")
         if bounds != nil {
             for (rate, best) in Exploration.cheapest(points, target: goodputTarget) {
