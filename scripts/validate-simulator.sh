@@ -5,10 +5,23 @@
 #   2. `swiftlet cluster simulate` with a profile measured the same way (one thread, one core),
 # for each routing policy and request rate; prints median TTFT / TPOT side by side and the policy ranking.
 #   scripts/validate-simulator.sh [stories|smollm2]      (needs a release build and postgresql-15)
-# The cluster overhead (HTTP, queue, routing, relay) is not modelled from first principles: it is calibrated once
-# per model from a closed-loop run (one request at a time) as the TTFT the simulator does not see, and passed as
-# --dispatch-ms (TTFT), --step-overhead-us and --per-token-us (TPOT), from two closed-loop runs. The rates and policies of the comparison are not used for calibration.
-# Results: $OUT (default /tmp/swiftlet-simval/<model>): real_*.json, sim/*.json, profile.json, table.md.
+# The cluster overhead is calibrated once per model from closed loops (not the comparison's rates or policies):
+#   - Host CPU, measured rather than fitted to latencies: the router, PostgreSQL (its whole process tree) and the
+#     load generator run on the same cores as the instances (the instances are pinned, the rest floats). Their CPU
+#     seconds (/proc utime + stime; the client's start-up taken off) in closed loops of 4 and 64 requests at a time
+#     and one of 4 with 1-3 output tokens give, by least squares, CPU per request + CPU per generated token (the
+#     loop of 1 is shown but left out: CPU per token falls with load); the simulator gets them as
+#     --host-cores $(nproc) --host-cpu-per-request-ms --host-cpu-per-token-us (its shared-host model: HostCPU in
+#     Sources/Simulator/ClusterSimulator.swift).
+#   - The instances' own CPU beside the model (the agent, on the instance's pinned core): instance CPU seconds
+#     less the model's step seconds (the simulator without overheads on the same loops), per token, over the loops
+#     of 4 and 64: --per-token-us, measured.
+#   - What the simulator with all that still misses in the loop of 1 (one token per step): --step-overhead-us
+#     (TPOT) and --dispatch-ms (TTFT), fitted.
+# For comparison the table also shows the simulator with the fixed overheads alone (the same closed loops,
+# calibrated without the host model), as before the host model existed.
+# Results: $OUT (default /tmp/swiftlet-simval/<model>): real_*.json, cpu_*.json (each run's CPU seconds by process),
+# sim/*.json (host model), sim-fixed/*.json (fixed overheads only), profile.json, table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-stories}
@@ -28,10 +41,14 @@ case "$model" in
            rates=${RATES:-1,3}; n=${NUM:-60}; cal=8 ;;
   *) echo "usage: $0 [stories|smollm2]" >&2; exit 2 ;;
 esac
-if [ -z "${SWIFTLET_TEST_PG:-}" ]; then exec scripts/with-postgres.sh "$0" "$@"; fi
-mkdir -p "$out/sim"
+# SIM_ONLY=1: no real runs; the simulator again on the real runs' results already in $OUT (after a simulator change).
+sim_only=${SIM_ONLY:-}
+if [ -z "$sim_only" ] && [ -z "${SWIFTLET_TEST_PG:-}" ]; then exec scripts/with-postgres.sh "$0" "$@"; fi
+mkdir -p "$out/sim" "$out/sim-fixed"
+rm -f "$out/sim.txt" "$out/sim-fixed.txt"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+rpid=
+cleanup() { for p in "${pids[@]}" $rpid; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 wait_health() { for _ in $(seq 1 600); do curl -fs "$1/health" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no health at $1" >&2; return 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -44,44 +61,164 @@ grep -A20 "held-out step" "$out/profile.txt" || true
 
 # Two instances, one per core, one compute thread each.
 for k in 0 1; do
+  [ -n "$sim_only" ] && break
   p=$(free_port)
   SWIFTLET_THREADS=1 taskset -c $k "$bin" instance "${margs[@]}" "${eng[@]}" --queue "$SWIFTLET_TEST_PG" --name "val-$k" --port "$p" \
     --log-level warning > "$out/instance-$k.log" 2>&1 & pids+=($!)
   wait_health "http://127.0.0.1:$p"
 done
 for _ in $(seq 1 100); do
+  [ -n "$sim_only" ] && break
   [ "$("$bin" cluster status --queue "$SWIFTLET_TEST_PG" 2>/dev/null | grep -c 'val-')" -ge 2 ] && break; sleep 0.1
 done
 
 start_router() {  # policy -> sets rp, router pid
+  [ -n "$sim_only" ] && return
   rp=$(free_port)
   "$bin" router "${rargs[@]}" --max-model-len 1024 \
     --queue "$SWIFTLET_TEST_PG" --port "$rp" --policy "$1" --log-level warning > "$out/router-$1.log" 2>&1 &
   rpid=$!
   wait_health "http://127.0.0.1:$rp"
 }
+stop_router() { [ -n "$sim_only" ] && return; kill "$rpid"; wait "$rpid" 2>/dev/null || true; rpid=; }
+
+# CPU seconds (user + system) so far: the router, PostgreSQL's process tree (the postmaster, its live backends,
+# and through its children's times the backends that exited), each instance.
+pgport=${SWIFTLET_TEST_PG:-x:0}; pgport=${pgport##*:}; pgport=${pgport%%/*}
+cpu_now() {
+  python3 - "$pgport" "$rpid" "${pids[@]}" <<'EOF'
+import os, sys
+port, router, insts = sys.argv[1].encode(), int(sys.argv[2]), [int(p) for p in sys.argv[3:]]
+tck = os.sysconf("SC_CLK_TCK")
+stat, kids, pm = {}, {}, None
+for d in os.listdir("/proc"):
+    if not d.isdigit(): continue
+    try:
+        f = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()
+        a = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        continue
+    stat[int(d)] = f
+    kids.setdefault(int(f[1]), []).append(int(d))
+    if a[0].endswith(b"postgres") and b"-p" in a and port in a: pm = int(d)
+def own(p, waited=False):   # utime + stime (+ cutime + cstime: children waited for)
+    f = stat.get(p)
+    return 0.0 if f is None else (int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if waited else 0)) / tck
+def tree(p): return own(p, True) + sum(tree(c) for c in kids.get(p, []))
+print(own(router), tree(pm) if pm else float("nan"), *[own(p) for p in insts])
+EOF
+}
+# Runs a command and writes its CPU seconds (user + system, all its threads) to a file.
+timed='import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{u.ru_utime + u.ru_stime}\n")
+sys.exit(rc)'
 bench() {  # label rate seed extra...  (each run its own seed: no prompt of one run is in the instances' prefix cache from another)
-  local label=$1 rate=$2 seed=$3; shift 3
-  "$bin" bench serve --base-url "http://127.0.0.1:$rp" --label "$label" --request-rate "$rate" --seed "$seed" "${work[@]}" "$@" \
+  local label=$1 rate=$2 seed=$3 before after; shift 3
+  [ -n "$sim_only" ] && return
+  before=$(cpu_now)
+  python3 -c "$timed" "$out/cpu-client_$label" \
+    "$bin" bench serve --base-url "http://127.0.0.1:$rp" --label "$label" --request-rate "$rate" --seed "$seed" "${work[@]}" "$@" \
     --save-result "$out/real_$label.json" > "$out/real_$label.txt" 2>&1
+  after=$(cpu_now)
+  python3 - "$before" "$after" "$(cat "$out/cpu-client_$label")" "$out/real_$label.json" > "$out/cpu_$label.json" <<'EOF'
+import json, sys
+b, a = [float(x) for x in sys.argv[1].split()], [float(x) for x in sys.argv[2].split()]
+d = [x - y for x, y in zip(a, b)]
+r = json.load(open(sys.argv[4]))
+print(json.dumps({"router": d[0], "postgres": d[1], "client": float(sys.argv[3]), "instances": d[2:],
+                  "requests": r["completed"], "tokens": r["total_output_tokens"], "duration": r["duration"]}))
+EOF
 }
 
-# Warm-up (first touches of weights and cache pages), then calibration: closed loops of 1 and of 4 requests at a
-# time. With one request every step carries one token, with four about four: the TPOT the simulator misses is
-# a + b·tokens per step, solved from the two runs (a: --step-overhead-us, b: --per-token-us); the TTFT it misses
-# at one request at a time, less a + b, is --dispatch-ms.
+# Warm-up (first touches of weights and cache pages), then calibration: closed loops of 1, 4 and 64 requests at a
+# time, one of 4 with 1-3 output tokens (mostly per-request work) and one request (the client's start-up CPU).
+#   - Host CPU: router + PostgreSQL + client CPU = R * requests + T * tokens (least squares, see below).
+#   - Instance CPU beside the model, per token; then the per-step and dispatch gaps left (below).
 start_router round-robin
 bench warmup inf 99 --num-prompts 6 --max-concurrency 2
-for c in 1 4; do
-  bench "calibration-c$c" inf $((7 + c)) --num-prompts "$cal" --max-concurrency "$c"
-  "$bin" cluster simulate --profile "$out/profile.json" --policies round-robin --instances 2 "${work[@]}" --seed $((7 + c)) \
-    --num-prompts "$cal" --max-concurrency "$c" --request-rates inf --output-dir "$out/sim-cal-c$c" > "$out/sim-cal-c$c.txt"
-done
-read -r dispatch perstep pertoken < <(python3 - "$out" <<'EOF'
+for c in 1 4; do bench "calibration-c$c" inf $((7 + c)) --num-prompts "$cal" --max-concurrency "$c"; done
+bench calibration-c64 inf 14 --num-prompts $((4 * cal)) --max-concurrency 64
+bench calibration-short inf 13 --num-prompts $((2 * cal)) --max-concurrency 4 --output-len 2
+bench calibration-one inf 15 --num-prompts 1 --output-len 1
+stop_router
+cores=${HOST_CORES:-$(nproc)}
+read -r hostreq hosttok < <(python3 - "$out" <<'EOF'
+import json, sys
+d = sys.argv[1]
+names = ("c1", "c4", "c64", "short")
+runs = [json.load(open(f"{d}/cpu_calibration-{k}.json")) for k in names]
+# The client's own start (loading the tokenizer, building the prompts) is not load: a run of one request measures it.
+start = json.load(open(f"{d}/cpu_calibration-one.json"))["client"]
+print(f"client start-up CPU (a run of one request): {start:.2f} s, taken off each run's client CPU", file=sys.stderr)
+for r in runs: r["client"] = max(0.0, r["client"] - start)
+for k, r in zip(names, runs):
+    host = r["router"] + r["postgres"] + r["client"]
+    print(f"host CPU, calibration-{k}: {r['requests']} requests, {r['tokens']} tokens in {r['duration']:.2f} s: router "
+          f"{r['router']:.2f} s, postgres {r['postgres']:.2f} s, client {r['client']:.2f} s ({host / r['tokens'] * 1e6:.0f} us/token "
+          f"all told, {host / r['duration']:.2f} cores); instances {sum(r['instances']):.2f} s", file=sys.stderr)
+# Least squares host = R * requests + T * tokens (the 2 x 2 normal equations), both kept non-negative, over the
+# closed loops of 4 and 64 and the short one. CPU per token falls as the load grows (the instances' group commit
+# puts more tokens in each transaction, notification and relay), so the loop of one request at a time, whose
+# control plane also runs on the idle core, is left out: the fit stands for the loaded regime.
+xs = [(r["requests"], r["tokens"], r["router"] + r["postgres"] + r["client"]) for k, r in zip(names, runs) if k != "c1"]
+aa = sum(n * n for n, t, y in xs); ab = sum(n * t for n, t, y in xs); bb = sum(t * t for n, t, y in xs)
+ay = sum(n * y for n, t, y in xs); by = sum(t * y for n, t, y in xs)
+det = aa * bb - ab * ab
+R, T = (bb * ay - ab * by) / det, (aa * by - ab * ay) / det
+if R < 0: R, T = 0.0, by / bb
+if T < 0: R, T = ay / aa, 0.0
+print(f"{R * 1000:.3f} {T * 1e6:.1f}")
+EOF
+)
+host=(--host-cores "$cores" --host-cpu-per-request-ms "$hostreq" --host-cpu-per-token-us "$hosttok")
+echo "host CPU beside the instances: $hostreq ms per request + $hosttok us per token, on $cores cores"
+simcal() {  # name concurrency seed prompts sim-args...: the simulator on a calibration loop
+  local name=$1 c=$2 sd=$3 np=$4; shift 4
+  "$bin" cluster simulate --profile "$out/profile.json" --policies round-robin --instances 2 "${work[@]}" --seed "$sd" \
+    --num-prompts "$np" --max-concurrency "$c" --request-rates inf "$@" --output-dir "$out/sim-cal-$name-c$c" > "$out/sim-cal-$name-c$c.txt"
+}
+# The instances' own CPU beside the model (the agent taking each token from the engine, buffering, encoding the
+# flushes, the queue client; on the instance's core): instance CPU seconds less the model's step seconds (the
+# simulator without any overhead, on the same loop), per token. It is a step's per-token cost, --per-token-us.
+simcal model 1 8 "$cal"; simcal model 4 11 "$cal"; simcal model 64 14 $((4 * cal))
+read -r pertoken < <(python3 - "$out" <<'EOF'
+import json, re, sys
+d = sys.argv[1]
+num = den = 0.0
+for c in (1, 4, 64):
+    r = json.load(open(f"{d}/cpu_calibration-c{c}.json"))
+    busy = sum(map(float, re.search(r"busy seconds ([0-9. ]+);", open(f"{d}/sim-cal-model-c{c}.txt").read()).group(1).split()))
+    side = sum(r["instances"]) - busy
+    print(f"instances, calibration-c{c}: {sum(r['instances']):.2f} CPU s, model {busy:.2f} s: {side / r['tokens'] * 1e6:.0f} us per token beside the model", file=sys.stderr)
+    if c != 1: num += side; den += r["tokens"]
+print(f"{max(0.0, num / den) * 1e6:.0f}")
+EOF
+)
+# What the simulator with the host model and that per-token cost still misses: per step (the closed loop of one,
+# one token per step), and the TTFT at one request at a time less that, as the dispatch.
+simcal host 1 8 "$cal" "${host[@]}" --per-token-us "$pertoken"
+simcal host 4 11 "$cal" "${host[@]}" --per-token-us "$pertoken"
+read -r dispatch perstep < <(python3 - "$out" <<'EOF'
 import json, sys
 d = sys.argv[1]
 def gap(c, k):
-    r = json.load(open(f"{d}/real_calibration-c{c}.json")); s = json.load(open(f"{d}/sim-cal-c{c}/round-robin_x2_rate-inf.json"))
+    r = json.load(open(f"{d}/real_calibration-c{c}.json")); s = json.load(open(f"{d}/sim-cal-host-c{c}/round-robin_x2_rate-inf.json"))
+    return r[k] - s[k]
+a = max(0.0, gap(1, "median_tpot_ms"))
+print(f"TPOT gap left at 4 requests at a time: {gap(4, 'median_tpot_ms') - a:+.3f} ms", file=sys.stderr)
+print(f"{max(0.0, gap(1, 'median_ttft_ms') - a):.2f} {a * 1000:.0f}")
+EOF
+)
+# For comparison, the fixed overheads alone (before the host model): the TPOT gaps of the loops of 1 and 4 as
+# a + b·tokens per step (a: --step-overhead-us, b: --per-token-us), the TTFT gap at one less a + b as the dispatch.
+simcal fixed 1 8 "$cal"; simcal fixed 4 11 "$cal"
+read -r fdispatch fperstep fpertoken < <(python3 - "$out" <<'EOF'
+import json, sys
+d = sys.argv[1]
+def gap(c, k):
+    r = json.load(open(f"{d}/real_calibration-c{c}.json")); s = json.load(open(f"{d}/sim-cal-fixed-c{c}/round-robin_x2_rate-inf.json"))
     return r[k] - s[k]
 g1, g4 = gap(1, "median_tpot_ms"), gap(4, "median_tpot_ms")
 # Two instances share four streams: about two tokens per step each.
@@ -90,8 +227,8 @@ a = max(0.0, g1 - b)
 print(f"{max(0.0, gap(1, 'median_ttft_ms') - a - b):.2f} {a * 1000:.0f} {b * 1000:.0f}")
 EOF
 )
-echo "calibrated cluster overhead (closed loops of 1 and 4, $cal requests each): $dispatch ms of TTFT, $perstep us per step + $pertoken us per token"
-kill "$rpid"; wait "$rpid" 2>/dev/null || true
+echo "calibrated cluster overhead with the host model: $dispatch ms of TTFT, $perstep us per step + $pertoken us per token (measured)"
+echo "  (fixed overheads only: $fdispatch ms of TTFT, $fperstep us per step + $fpertoken us per token)"
 
 IFS=, read -ra pols <<< "$policies"
 IFS=, read -ra rs <<< "$rates"
@@ -101,36 +238,47 @@ for pol in "${pols[@]}"; do
   for r in "${rs[@]}"; do
     seed=$((seed + 1))
     bench "${pol}_rate-$r" "$r" "$seed" --num-prompts "$n"
-    "$bin" cluster simulate --profile "$out/profile.json" --policies "$pol" --instances 2 "${work[@]}" --seed "$seed" \
-      --num-prompts "$n" --request-rates "$r" --dispatch-ms "$dispatch" --step-overhead-us "$perstep" --per-token-us "$pertoken" --output-dir "$out/sim" >> "$out/sim.txt"
+    sim=("$bin" cluster simulate --profile "$out/profile.json" --policies "$pol" --instances 2 "${work[@]}" --seed "$seed"
+         --num-prompts "$n" --request-rates "$r")
+    "${sim[@]}" --dispatch-ms "$dispatch" --step-overhead-us "$perstep" --per-token-us "$pertoken" "${host[@]}" \
+      --output-dir "$out/sim" >> "$out/sim.txt"
+    "${sim[@]}" --dispatch-ms "$fdispatch" --step-overhead-us "$fperstep" --per-token-us "$fpertoken" \
+      --output-dir "$out/sim-fixed" >> "$out/sim-fixed.txt"
   done
-  kill "$rpid"; wait "$rpid" 2>/dev/null || true
+  stop_router
 done
 
-python3 - "$out" "$policies" "$rates" "$model" "$dispatch ms + $perstep us/step + $pertoken us/token" <<'EOF' | tee "$out/table.md"
-import json, sys, os
-out, pols, rates, model, dispatch = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(","), sys.argv[4], sys.argv[5]
-print(f"model {model}, 2 instances (1 thread, 1 core each), calibrated overhead {dispatch}")
-print("| policy | rate | real TTFT p50 | sim TTFT p50 | err | real TPOT p50 | sim TPOT p50 | err | real ok | sim ok |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-rank = {}
-worst = 0.0
+python3 - "$out" "$policies" "$rates" "$model" \
+  "$dispatch ms + $perstep us/step + $pertoken us/token; host CPU $hostreq ms/request + $hosttok us/token on $cores cores" <<'EOF' | tee "$out/table.md"
+import json, sys
+out, pols, rates, model, overhead = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(","), sys.argv[4], sys.argv[5]
+print(f"model {model}, 2 instances (1 thread, 1 core each), calibrated overhead {overhead}")
+print("| policy | rate | real TTFT p50 | sim TTFT p50 | err | fixed-only err | real TPOT p50 | sim TPOT p50 | err | fixed-only err | real host CPU | ok real/sim |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+keys = ("median_ttft_ms", "median_tpot_ms")
+start = json.load(open(f"{out}/cpu_calibration-one.json"))["client"]
+rank, worst, fworst = {}, 0.0, 0.0
 for r in rates:
     for p in pols:
         a = json.load(open(f"{out}/real_{p}_rate-{r}.json"))
         s = json.load(open(f"{out}/sim/{p}_x2_rate-{r}.json"))
-        e1 = s["median_ttft_ms"] / a["median_ttft_ms"] - 1
-        e2 = s["median_tpot_ms"] / a["median_tpot_ms"] - 1
-        worst = max(worst, abs(e1), abs(e2))
-        print(f"| {p} | {r} | {a['median_ttft_ms']:.1f} | {s['median_ttft_ms']:.1f} | {e1:+.0%} | "
-              f"{a['median_tpot_ms']:.2f} | {s['median_tpot_ms']:.2f} | {e2:+.0%} | {a['completed']} | {s['completed']} |")
-        rank.setdefault(r, {})[p] = (a["mean_e2el_ms"], s["mean_e2el_ms"])
+        f = json.load(open(f"{out}/sim-fixed/{p}_x2_rate-{r}.json"))
+        c = json.load(open(f"{out}/cpu_{p}_rate-{r}.json"))
+        e = {k: s[k] / a[k] - 1 for k in keys}
+        fe = {k: f[k] / a[k] - 1 for k in keys}
+        worst = max(worst, *map(abs, e.values())); fworst = max(fworst, *map(abs, fe.values()))
+        hostcpu = (c["router"] + c["postgres"] + max(0.0, c["client"] - start)) / c["duration"]
+        print(f"| {p} | {r} | {a[keys[0]]:.1f} | {s[keys[0]]:.1f} | {e[keys[0]]:+.0%} | {fe[keys[0]]:+.0%} | "
+              f"{a[keys[1]]:.2f} | {s[keys[1]]:.2f} | {e[keys[1]]:+.0%} | {fe[keys[1]]:+.0%} | {hostcpu:.2f} cores | "
+              f"{a['completed']}/{s['completed']} |")
+        rank.setdefault(r, {})[p] = (a["mean_e2el_ms"], s["mean_e2el_ms"], f["mean_e2el_ms"])
 print()
-same = True
+same, fsame = True, True
 for r, d in rank.items():
-    real = sorted(d, key=lambda p: d[p][0]); sim = sorted(d, key=lambda p: d[p][1])
-    same &= real == sim
+    real, sim, fix = (sorted(d, key=lambda p: d[p][j]) for j in range(3))
+    same &= real == sim; fsame &= real == fix
     print(f"rate {r}: ranking by mean E2E latency, real: {' < '.join(real)}; simulated: {' < '.join(sim)}"
-          f" ({'same' if real == sim else 'DIFFERENT'})")
-print(f"\nlargest median error {worst:.0%}; rankings {'identical' if same else 'differ'}")
+          f" ({'same' if real == sim else 'DIFFERENT'}); fixed overheads only: {'same' if real == fix else 'DIFFERENT'}")
+print(f"\nlargest median error {worst:.0%} (fixed overheads only {fworst:.0%}); rankings {'identical' if same else 'differ'}"
+      f" (fixed overheads only: {'identical' if fsame else 'differ'})")
 EOF

@@ -38,11 +38,109 @@ public struct ClusterOverhead: Sendable, Equatable {
     /// long before another instance gets it).
     public var heartbeat: Double
     public var lease: Double
+    /// The host the instances share with the control plane (off by default: instances have their cores to themselves
+    /// and the control plane costs only the fixed delays above).
+    public var host = HostCPU()
 
     public init(dispatch: Double = 0, relay: Double = 0, perToken: Double = 0, perStep: Double = 0, heartbeat: Double = 0.5,
-                lease: Double = 2.5) {
+                lease: Double = 2.5, host: HostCPU = HostCPU()) {
         self.perStep = perStep
         self.dispatch = dispatch; self.relay = relay; self.perToken = perToken; self.heartbeat = heartbeat; self.lease = lease
+        self.host = host
+    }
+}
+
+/// Shared-host CPU: the instances and the cluster's control plane (router, PostgreSQL, and a load generator if it
+/// runs there) on the same cores, as when a small cluster is deployed on one machine.
+///
+/// The model is a fluid processor-sharing one. Each instance with work keeps one core busy (its step loop runs
+/// back to back). The control plane is one FIFO queue of CPU work: `perRequest` core-seconds when a request arrives
+/// (HTTP, tokenizing, enqueue, claim, finish) and `perToken` per generated token (the append to the queue, the
+/// notification, the relay, the client reading it). It is served first on idle cores (the cores no busy instance
+/// occupies) and then takes up to `maxShare` of each busy instance's core: the Linux scheduler gives threads that
+/// wake and sleep (the control plane) the CPU promptly, up to a fair share against a thread that never sleeps (the
+/// step loop). So
+///   - a step that starts at t lasts (modelled time) / (1 - f), where f is the share of a busy core the control
+///     plane took over the last `window` seconds (its served CPU rate, exponentially averaged, less what the idle
+///     cores absorbed, per busy instance);
+///   - work the control plane cannot serve at once waits: a token (or a dispatch) is delayed by the backlog ahead of
+///     it divided by the control plane's current capacity (idle cores + `maxShare` of each busy one).
+/// With `cores == 0` the model is off. Deterministic: it is arithmetic on the simulation's own events.
+public struct HostCPU: Sendable, Equatable {
+    /// Cores the instances and the control plane share (0: no shared-host model).
+    public var cores: Double
+    /// Control-plane CPU seconds per request and per generated token.
+    public var perRequest: Double
+    public var perToken: Double
+    /// The most of a busy instance's core the control plane takes (0.5: a fair share against the step loop).
+    public var maxShare: Double
+    /// Averaging time of the control plane's CPU rate, seconds.
+    public var window: Double
+
+    public init(cores: Double = 0, perRequest: Double = 0, perToken: Double = 0, maxShare: Double = 0.5, window: Double = 0.1) {
+        self.cores = cores; self.perRequest = perRequest; self.perToken = perToken; self.maxShare = maxShare; self.window = window
+    }
+
+    public var isOn: Bool { cores > 0 && (perRequest > 0 || perToken > 0) }
+}
+
+/// The control plane's CPU queue of `HostCPU` (a fluid queue with a capacity that changes with the instances' load).
+struct HostCPUState {
+    let host: HostCPU
+    /// Core-seconds of control-plane work not yet served.
+    var backlog = 0.0
+    /// Its served CPU rate (cores), exponentially averaged over `host.window`.
+    var rate = 0.0
+    var at = 0.0
+    /// Instances with work, as of the last `advance`.
+    var busy = 0
+
+    init(host: HostCPU) { self.host = host }
+
+    /// Cores the busy instances occupy and the idle rest.
+    func cores(busy n: Int) -> (occupied: Double, idle: Double) {
+        let occupied = min(Double(n), host.cores)
+        return (occupied, host.cores - occupied)
+    }
+
+    /// What the control plane can use now: the idle cores and its share of the busy ones.
+    var capacity: Double {
+        let c = cores(busy: busy)
+        return c.idle + host.maxShare * c.occupied
+    }
+
+    /// Serves the backlog from `at` to `now` at the capacity of the load that held since (`busy` instances; the
+    /// caller sets `busy` after every change of the instances' load).
+    mutating func advance(to now: Double) {
+        let dt = now - at
+        if dt > 0 {
+            let cap = capacity
+            // The backlog drains at `cap` for tau seconds, then the control plane idles: the average rate decays.
+            let tau = cap > 0 ? min(dt, backlog / cap) : 0
+            let w = max(host.window, 1e-9)
+            if tau > 0 {
+                let k = exp(-tau / w)
+                rate = rate * k + cap * (1 - k)
+                backlog = max(0, backlog - cap * tau)
+            }
+            rate *= exp(-(dt - tau) / w)
+            at = now
+        }
+    }
+
+    /// Adds control-plane work; returns how long it waits until it is served (its own and the backlog ahead).
+    mutating func add(_ seconds: Double) -> Double {
+        backlog += seconds
+        let cap = capacity
+        return cap > 0 ? backlog / cap : 0
+    }
+
+    /// How much longer a step takes: 1 / (the share of its core a busy instance keeps).
+    var stretch: Double {
+        let n = max(busy, 1)
+        let c = cores(busy: n)
+        let stolen = min(host.maxShare * c.occupied, max(0, rate - c.idle))
+        return Double(n) / max(c.occupied - stolen, 1e-9)
     }
 }
 
@@ -219,6 +317,12 @@ public struct ClusterSimulator {
         }
         var events = 0
         var lastTime = 0.0
+        var cpu: HostCPUState? = o.host.isOn ? HostCPUState(host: o.host) : nil
+        /// How long control-plane work added now waits for the CPU (0 without the shared-host model).
+        func hostDelay(_ work: Double) -> Double { cpu == nil ? 0 : cpu!.add(work) }
+        func busyInstances() -> Int {
+            insts.reduce(0) { $0 + ($1.alive && ($1.plan != nil || $1.scheduler.hasWork) ? 1 : 0) }
+        }
 
         func load(_ k: Int) -> InstanceLoad {
             let s = insts[k].scheduler.stats
@@ -267,7 +371,7 @@ public struct ClusterSimulator {
                 let i = Int(a.requestId), k = byName[a.instance]!
                 reqs[i].instance = k; reqs[i].assignedAt = now; reqs[i].admitted = false; reqs[i].attempts += 1
                 insts[k].held.insert(i)
-                push(now + o.dispatch, .admit(instance: k, request: i, epoch: insts[k].epoch))
+                push(now + o.dispatch + hostDelay(0), .admit(instance: k, request: i, epoch: insts[k].epoch))
             }
             queue.removeFirst(placed.count)
         }
@@ -278,7 +382,11 @@ public struct ClusterSimulator {
             guard !plan.scheduled.isEmpty else { return }
             let shape = StepShape(plan)
             if recordSteps { insts[k].log.append(shape) }
-            let d = insts[k].spec.cost.seconds(shape) + o.perStep + o.perToken * Double(shape.sampled)
+            var d = insts[k].spec.cost.seconds(shape) + o.perStep + o.perToken * Double(shape.sampled)
+            if cpu != nil {
+                cpu!.busy = busyInstances()   // this instance included: it has work
+                d *= cpu!.stretch
+            }
             insts[k].plan = plan
             insts[k].busy += d
             insts[k].steps += 1
@@ -289,20 +397,23 @@ public struct ClusterSimulator {
             guard let plan = insts[k].plan else { return }
             insts[k].plan = nil
             var sampled: [RequestID: Int32] = [:]
+            // The step's tokens reach the client once the control plane has handled them (and the backlog ahead).
+            let wait = hostDelay(o.host.perToken * Double(plan.scheduled.filter(\.sampleAfter).count))
             for s in plan.scheduled where s.sampleAfter {
                 let i = idOf[s.requestId]!
                 sampled[s.requestId] = Self.token(request: i, position: reqs[i].delivered)
                 reqs[i].delivered += 1
                 reqs[i].produced = true
-                reqs[i].tokenTimes.append(now + o.relay)
+                reqs[i].tokenTimes.append(max(now + o.relay + wait, reqs[i].tokenTimes.last ?? 0))
             }
             let finished = insts[k].scheduler.update(after: plan, sampled: sampled)
             for f in finished {
                 let i = idOf.removeValue(forKey: f.id)!
                 insts[k].held.remove(i)
                 insts[k].served += 1
-                reqs[i].doneAt = now + o.relay
-                ended(i, at: now + o.relay)
+                let done = cpu == nil ? now + o.relay : max(now + o.relay + wait, reqs[i].tokenTimes.last ?? 0)
+                reqs[i].doneAt = done
+                ended(i, at: done)
             }
             startStep(k, now)
             if !finished.isEmpty { route(now) }
@@ -312,11 +423,13 @@ public struct ClusterSimulator {
             events += 1
             let now = e.time
             lastTime = max(lastTime, now)
+            if cpu != nil { cpu!.advance(to: now) }
             switch e.kind {
             case .arrival(let i):
                 if let limit = config.maxConcurrency, inFlight >= limit { deferred.append(i); break }
                 reqs[i].arrival = now
                 inFlight += 1
+                _ = hostDelay(o.host.perRequest)
                 queue.append(i)
                 route(now)
             case .admit(let k, let i, let epoch):
@@ -377,6 +490,7 @@ public struct ClusterSimulator {
                 }
                 route(now)
             }
+            if cpu != nil { cpu!.busy = busyInstances() }   // the load until the next event
             if remaining == 0 { break }
         }
 

@@ -47,6 +47,21 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Microseconds added to every step (the engine loop's work and waits beside the model).")
     var stepOverheadUs: Double = 0
 
+    @Option(help: "Shared host: cores the instances share with the control plane (router, PostgreSQL, client); 0: off. See HostCPU.")
+    var hostCores: Double = 0
+
+    @Option(help: "Shared host: control-plane CPU milliseconds per request (HTTP, tokenizing, enqueue, claim, finish).")
+    var hostCpuPerRequestMs: Double = 0
+
+    @Option(help: "Shared host: control-plane CPU microseconds per generated token (queue append, notify, relay, client).")
+    var hostCpuPerTokenUs: Double = 0
+
+    @Option(help: "Shared host: the most of a busy instance's core the control plane takes (0-1; 0.5: a fair share).")
+    var hostMaxShare: Double = 0.5
+
+    @Option(help: "Shared host: averaging window of the control plane's CPU rate, milliseconds.")
+    var hostWindowMs: Double = 100
+
     @Option(help: "Instance heartbeat period, milliseconds (how stale the router's view of the load is).")
     var heartbeatMs: Double = 500
 
@@ -67,6 +82,11 @@ struct Simulate: AsyncParsableCommand {
     func validate() throws {
         guard !profile.isEmpty else { throw ValidationError("give at least one --profile (from `swiftlet bench profile`)") }
         guard goodputTarget > 0, goodputTarget <= 1 else { throw ValidationError("--goodput-target must be in (0, 1]") }
+        guard hostCores >= 0, hostCpuPerRequestMs >= 0, hostCpuPerTokenUs >= 0 else {
+            throw ValidationError("--host-cores, --host-cpu-per-request-ms and --host-cpu-per-token-us must not be negative")
+        }
+        guard hostMaxShare > 0, hostMaxShare <= 1 else { throw ValidationError("--host-max-share must be in (0, 1]") }
+        guard hostWindowMs > 0 else { throw ValidationError("--host-window-ms must be positive") }
     }
 
     func run() async throws {
@@ -100,7 +120,9 @@ struct Simulate: AsyncParsableCommand {
             requests = Traces.fromBench(bench, rate: .infinity, burstiness: workload.burstiness, seed: workload.seed)
         }
         let overhead = ClusterOverhead(dispatch: dispatchMs / 1000, relay: relayMs / 1000, perToken: perTokenUs / 1e6, perStep: stepOverheadUs / 1e6,
-                                       heartbeat: heartbeatMs / 1000, lease: leaseSeconds)
+                                       heartbeat: heartbeatMs / 1000, lease: leaseSeconds,
+                                       host: HostCPU(cores: hostCores, perRequest: hostCpuPerRequestMs / 1000, perToken: hostCpuPerTokenUs / 1e6,
+                                                     maxShare: hostMaxShare, window: hostWindowMs / 1000))
         let bounds = try workload.bounds()
         var exploration = Exploration(
             policies: pols, instanceCounts: counts, rates: rates ?? (trace == nil ? [.infinity] : []),
@@ -113,6 +135,11 @@ struct Simulate: AsyncParsableCommand {
         let wall = ContinuousClock.now - t0
         print("\(requests.count) requests; profiles: " + profiles.map { "\($0.model) (\($0.engine.precision), \($0.machine.cpu))" }.joined(separator: ", "))
         print(Exploration.table(points), terminator: "")
+        for p in points {   // what each instance did (busy: modelled step seconds, with the overheads asked for)
+            let busy = p.simulation.instances.map { String(format: "%.4f", $0.busySeconds) }.joined(separator: " ")
+            let steps = p.simulation.instances.map { String($0.steps) }.joined(separator: " ")
+            print("instances of \(Exploration.label(p.policy, p.instances)) at \(p.rate): busy seconds \(busy); steps \(steps)")
+        }
         print("simulated \(points.count) configurations in \(wall)")
         if bounds != nil {
             for (rate, best) in Exploration.cheapest(points, target: goodputTarget) {

@@ -200,6 +200,67 @@ func workload(_ n: Int, seed: UInt64, rate: Double, groups: Int = 4) -> [TraceRe
     }
 }
 
+@Suite struct HostCPUTests {
+    func run(_ host: HostCPU, instances: Int = 2, rate: Double = 60, seed: UInt64 = 3) -> BenchmarkMetrics {
+        let trace = workload(300, seed: seed, rate: rate)
+        let c = SimulationConfig(instances: (0..<instances).map { SimInstanceSpec(name: "i\($0)", scheduler: smallScheduler(), cost: truth) },
+                                 policy: .leastRequests, overhead: ClusterOverhead(dispatch: 0.004, relay: 0.002, host: host), seed: 1)
+        let r = ClusterSimulator(config: c).run(trace)
+        #expect(r.outcomes.allSatisfy { $0.success })
+        return BenchmarkMetrics(outcomes: r.outcomes, duration: r.duration)
+    }
+
+    @Test func noDemandNoEffect() {
+        let trace = workload(300, seed: 3, rate: 60)
+        func sim(_ h: HostCPU) -> SimulationResult {
+            ClusterSimulator(config: SimulationConfig(
+                instances: (0..<2).map { SimInstanceSpec(name: "i\($0)", scheduler: smallScheduler(), cost: truth) },
+                policy: .leastRequests, overhead: ClusterOverhead(dispatch: 0.004, relay: 0.002, host: h))).run(trace, recordSteps: true)
+        }
+        let base = sim(HostCPU())
+        #expect(sim(HostCPU(cores: 2)) == base)
+        // Demand but no host: off.
+        #expect(sim(HostCPU(cores: 0, perRequest: 0.01, perToken: 0.001)) == base)
+        // On: the same steps (the scheduler sees the same requests in the same order here), other times.
+        let on = sim(HostCPU(cores: 2, perToken: 3e-4))
+        #expect(on != base)
+    }
+
+    @Test func deterministicWithTheHostModel() {
+        let trace = workload(300, seed: 4, rate: 80)
+        let c = SimulationConfig(instances: (0..<3).map { SimInstanceSpec(name: "i\($0)", scheduler: smallScheduler(), cost: truth) },
+                                 policy: .powerOfTwo, overhead: ClusterOverhead(dispatch: 0.004, relay: 0.002,
+                                 host: HostCPU(cores: 3, perRequest: 2e-3, perToken: 2e-4)), seed: 9)
+        #expect(ClusterSimulator(config: c).run(trace, recordSteps: true) == ClusterSimulator(config: c).run(trace, recordSteps: true))
+    }
+
+    @Test func moreCPUPerTokenRaisesTPOTAtHighRate() {
+        let tpot = [0, 1e-4, 2e-4, 3e-4].map { run(HostCPU(cores: 2, perToken: $0), rate: 150).tpot.median }
+        for (a, b) in zip(tpot, tpot.dropFirst()) { #expect(b > a * 1.05, "\(tpot)") }
+        // At a low rate, with both instances mostly idle, the control plane runs on idle cores: little effect.
+        let lo0 = run(HostCPU(cores: 2), rate: 5).tpot.median, lo3 = run(HostCPU(cores: 2, perToken: 3e-4), rate: 5).tpot.median
+        #expect(lo3 / lo0 - 1 < (tpot[3] / tpot[0] - 1) / 3, "low \(lo0) \(lo3), high \(tpot)")
+    }
+
+    @Test func idleCoresAbsorbTheControlPlane() {
+        // One busy instance on four cores: the control plane fits on the three idle ones, steps keep their time.
+        let alone = run(HostCPU(cores: 4), instances: 1, rate: 40).tpot.median
+        let spare = run(HostCPU(cores: 4, perToken: 2e-4), instances: 1, rate: 40).tpot.median
+        #expect(abs(spare / alone - 1) < 0.02, "\(alone) \(spare)")
+        // The same demand on the instance's only core stretches its steps.
+        let shared = run(HostCPU(cores: 1, perToken: 2e-4), instances: 1, rate: 40).tpot.median
+        #expect(shared > alone * 1.1, "\(alone) \(shared)")
+    }
+
+    @Test func anOverloadedControlPlaneQueues() {
+        // Demand beyond what the host gives the control plane: its backlog delays first tokens without bound.
+        let base = run(HostCPU(cores: 2), rate: 150)
+        let over = run(HostCPU(cores: 2, perRequest: 5e-3, perToken: 1e-3), rate: 150)
+        #expect(over.ttft.median > 5 * base.ttft.median, "\(base.ttft.median) \(over.ttft.median)")
+        #expect(over.ttft.p99 > over.ttft.median)
+    }
+}
+
 /// Captures the engine's per-step batch sizes (`swiftlet:iteration_tokens_total`).
 final class StepRecorder: MetricsFactory, RecorderHandler, CounterHandler, TimerHandler, Sendable {
     let values = Mutex<[Int64]>([])
