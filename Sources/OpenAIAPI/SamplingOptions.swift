@@ -33,9 +33,12 @@ public struct SamplingOptions: Sendable, Equatable {
     /// Reads and range-checks the shared fields. `maxTokensKeys` lists the accepted names, first wins
     /// (chat accepts `max_completion_tokens` before `max_tokens`).
     init(_ r: FieldReader, maxTokensKeys: [String]) throws(APIError) {
-        for key in maxTokensKeys where maxTokens == nil {
-            maxTokens = try r.int(key)
-            try checkRange(maxTokens, key, 1...Int.max)
+        // Every accepted name is checked, also when an earlier one is given (schemathesis: a string `max_tokens`
+        // beside a valid `max_completion_tokens` was accepted).
+        for key in maxTokensKeys {
+            let v = try r.int(key)
+            try checkRange(v, key, 1...Int.max)
+            if maxTokens == nil { maxTokens = v }
         }
         temperature = try r.number("temperature"); try checkRange(temperature, "temperature", 0...2)
         topP = try r.number("top_p")

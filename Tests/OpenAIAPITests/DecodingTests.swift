@@ -204,6 +204,8 @@ private func chatError(_ json: String) -> APIError? {
         (#"{"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21}"#, "top_logprobs"),
         (#"{"messages":[{"role":"user","content":"x"}],"logprobs":1}"#, "logprobs"),
         (#"{"messages":[{"role":"user","content":"x"}],"max_completion_tokens":0}"#, "max_completion_tokens"),
+        (#"{"messages":[{"role":"user","content":"x"}],"max_completion_tokens":4,"max_tokens":"4"}"#, "max_tokens"),
+        (#"{"messages":[{"role":"user","content":"x"}],"max_completion_tokens":4,"max_tokens":0}"#, "max_tokens"),
         (#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}"#, "tools[0].function"),
         (#"{"messages":[{"role":"user","content":"x"}],"tools":{}}"#, "tools"),
         (#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a b"}}]}"#, "tools[0].function.name"),
