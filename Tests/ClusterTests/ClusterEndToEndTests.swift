@@ -2,6 +2,7 @@
 import Engine
 import Foundation
 import PostgresNIO
+import Synchronization
 import Testing
 
 /// Routers and instances on a real PostgreSQL with the stories260K model.
@@ -204,17 +205,27 @@ import Testing
         let router = try await TestRouter(queue: q, policy: .roundRobin)
         let both = try await eventually { try await q.status(timing: fastTiming()).instances.count == 2 }
         try #require(both, "the two instances did not register")
+        // The router's fast path places among the instances its last round saw: until a round has seen a, every
+        // request goes to b (under stress-ng that once left a with nothing to drain).
+        let routerSeesBoth = await eventually {
+            router.client.knownInstances.withLock { $0?.pool.map(\.name).sorted() } == ["a", "b"]
+        }
+        try #require(routerSeesBoth, "the router's rounds never saw both instances")
         let prompts = testPrompts(8, tokenizer: router.client)
         let first = try prompts.map { try router.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(200))) }
         let firstDone = Task { await withTaskGroup(of: Collected.self) { g in
             for s in first { g.addTask { await collect(s) } }
             return await g.reduce(into: [Collected]()) { $0.append($1) }
         } }
-        // Waits, not preconditions: made required, each failed once (a's work came and went between polls under
-        // stress-ng; a's status kept a capacity above 0 in a CI run). The assertions below hold either way.
-        _ = await eventually { a.agent.activeCount > 0 }
+        try #require(await eventually { a.agent.activeCount > 0 }, "a never took any of the first batch")
         #expect(try await q.setDraining(name: "a", true))
-        _ = try await eventually { try await q.status(timing: fastTiming()).instances.first { $0.name == "a" }?.load.capacity == 0 }
+        // Once a round has seen the flag, no later round places on a (the planner skips draining instances) and the
+        // queue refuses a fast-path placement on it, whatever capacity a's last heartbeat reported. Rounds run one at
+        // a time, so every earlier round's placements are counted by then. (a may have finished and left already.)
+        let roundSawDrain = await eventually {
+            router.client.knownInstances.withLock { k in k.map { $0.pool.first { $0.name == "a" }?.draining ?? true } ?? false }
+        }
+        try #require(roundSawDrain, "no scheduling round saw a draining")
         let routedToA = router.client.routedCounts["a"] ?? 0
         let second = try prompts.map { try router.client.generate(EngineRequest(promptTokenIds: $0, params: greedy(20))) }
         for s in second { #expect(await collect(s).finish != nil) }
