@@ -28,6 +28,7 @@ stop() {
   local status=$?
   "${as_pg[@]}" "$bin/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
   if [ "$status" -ne 0 ] && [ -f "$log" ] && [ -n "${WITH_POSTGRES_SHOW_LOG:-}" ]; then tail -50 "$log" >&2; fi
+  if [ -n "${WITH_POSTGRES_KEEP_LOG:-}" ] && [ -f "$log" ]; then cp "$log" "$WITH_POSTGRES_KEEP_LOG" || true; fi
   rm -rf "$dir"
   exit "$status"
 }
@@ -49,6 +50,18 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 200
 EOF
+# WITH_POSTGRES_KEEP_LOG=<file>: keep the server's log (copied there at the end), with statements slower than 1 s,
+# lock waits, checkpoints and connections logged, to see why the server was slow.
+if [ -n "${WITH_POSTGRES_KEEP_LOG:-}" ]; then
+  cat >>"$data/postgresql.conf" <<EOF
+log_min_duration_statement = 1000
+log_lock_waits = on
+deadlock_timeout = 1s
+log_checkpoints = on
+log_autovacuum_min_duration = 1000
+log_line_prefix = '%m [%p] %d '
+EOF
+fi
 
 started=0
 for attempt in 1 2 3 4 5; do

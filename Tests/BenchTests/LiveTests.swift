@@ -42,9 +42,11 @@ func withServer(name: String = "stories", shutdownTimeout: Double = 5,
             #expect(m.totalInputTokens == 6400 && m.totalOutputTokens == 3200)
             let gapCounts = Dictionary(grouping: result.itls.map(\.count), by: { $0 }).mapValues(\.count)
             #expect(gapCounts == [15: 200], "one gap between each of the 16 streamed tokens")
-            // 199 exponential gaps of mean 50 ms ≈ 9.95 s (σ ≈ 0.7 s) before the last request is sent.
-            #expect(result.duration > 7 && result.duration < 60)
-            #expect(m.requestThroughput > 3 && m.requestThroughput < 30)
+            // 199 exponential gaps of mean 50 ms ≈ 9.95 s (σ ≈ 0.7 s) before the last request is sent, so the run
+            // lasts longer than 7 s; how much longer is the server's speed (98 s once beside stress-ng), not checked.
+            #expect(result.duration > 7)
+            #expect(abs(m.requestThroughput * result.duration - 200) < 1e-6, "throughput is completed / duration")
+            #expect(m.requestThroughput < 200.0 / 7)
             for d in [m.ttft, m.tpot, m.itl, m.e2el] {
                 #expect(d.mean > 0 && d.median > 0 && d.p90 >= d.median && d.p99 >= d.p90 && d.std >= 0)
             }

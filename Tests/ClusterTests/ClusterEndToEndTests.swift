@@ -8,7 +8,7 @@ import Testing
 /// Routers and instances on a real PostgreSQL with the stories260K model.
 @Suite(.serialized, .timeLimit(.minutes(10))) struct ClusterEndToEndTests {
     @Test func oneRouterTwoInstancesServe200ConcurrentRequestsExactlyLikeOneEngine() async throws {
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let a = try TestInstance(queue: q, name: "a"), b = try TestInstance(queue: q, name: "b")
         let router = try await TestRouter(queue: q, policy: .leastRequests)
@@ -56,7 +56,7 @@ import Testing
         let binary = Paths.swiftletBinary
         try #require(FileManager.default.isExecutableFile(atPath: binary), "no swiftlet binary at \(binary); build the package's products first")
         let url = try await TestDatabase.fresh()
-        let q = try await PostgresQueue.connect(url, logger: quietLogger)
+        let q = try await PostgresQueue.connect(url, logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let victim = Process()
         victim.executableURL = URL(fileURLWithPath: binary)
@@ -111,7 +111,7 @@ import Testing
         struct Split { var finished: [String: Int]; var rerouted: Int; var decisions: [String: Int] }
         var splits: [RoutingPolicyKind: Split] = [:]
         for policy in [RoutingPolicyKind.roundRobin, .freeness] {
-            let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+            let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
             defer { q.close() }
             let fast = try TestInstance(queue: q, name: "fast", maxNumSeqs: 64, capacity: 64)
             // The weak instance: two sequences at a time and a small KV cache (24 blocks of 16 tokens).
@@ -156,7 +156,7 @@ import Testing
     }
 
     @Test func requestsQueuedWithNoInstanceAreServedOnceOneStarts() async throws {
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let router = try await TestRouter(queue: q)
         let prompts = testPrompts(10, tokenizer: router.client)
@@ -176,7 +176,7 @@ import Testing
     }
 
     @Test func routerCrashLosesNoQueuedRequest() async throws {
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let first = try await TestRouter(queue: q, name: "first")
         let prompts = testPrompts(6, tokenizer: first.client)
@@ -199,7 +199,7 @@ import Testing
     }
 
     @Test func drainedInstanceFinishesItsWorkTakesNoMoreAndLeaves() async throws {
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let a = try TestInstance(queue: q, name: "a", maxNumSeqs: 2), b = try TestInstance(queue: q, name: "b")
         let router = try await TestRouter(queue: q, policy: .roundRobin)
@@ -237,7 +237,7 @@ import Testing
     }
 
     @Test func aRequestWhoseInstancesKeepDyingEndsWithAClearError() async throws {
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         var timing = fastTiming()
         timing.maxAttempts = 1

@@ -54,7 +54,7 @@ func ms(_ x: Double) -> String { String(format: "%.2f ms", x * 1000) }
 @Suite(.serialized) struct LatencyTests {
     /// Router + queue vs the engine alone, one request at a time (figures printed for the report).
     @Test func addedLatencyThroughRouterAndQueue() async throws {
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let engine = try storiesEngine()
         engine.start()

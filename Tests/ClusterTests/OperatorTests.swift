@@ -20,7 +20,7 @@ func runSwiftlet(_ args: [String]) throws -> (Int32, String, String) {
     @Test func statusAndDrainCommands() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Paths.swiftletBinary), "no swiftlet binary at \(Paths.swiftletBinary)")
         let url = try await TestDatabase.fresh()
-        let q = try await PostgresQueue.connect(url, logger: quietLogger)
+        let q = try await PostgresQueue.connect(url, logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let worker = try TestInstance(queue: q, name: "worker")
         for i in 0..<3 { try await q.enqueue(QueuedRequest(id: Int64(100 + i), origin: "nobody", prompt: [1], params: greedy(2), priority: i == 0 ? 5 : 0)) }
@@ -67,7 +67,7 @@ func runSwiftlet(_ args: [String]) throws -> (Int32, String, String) {
     }
 
     @Test func twoRoutersShareOneQueueAndItsInstances() async throws {
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let a = try TestInstance(queue: q, name: "a"), b = try TestInstance(queue: q, name: "b")
         let r1 = try await TestRouter(queue: q, name: "r1", policy: .freeness)

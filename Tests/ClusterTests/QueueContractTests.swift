@@ -9,7 +9,7 @@ enum QueueKind: String, CaseIterable, Sendable { case memory, postgres }
 func makeQueue(_ kind: QueueKind) async throws -> any DistributedQueue {
     switch kind {
     case .memory: return MemoryQueue()
-    case .postgres: return try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+    case .postgres: return try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
     }
 }
 
@@ -187,11 +187,11 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
 @Suite(.serialized, .timeLimit(.minutes(5))) struct PostgresQueueTests {
     @Test func migrationsAreVersionedAndIdempotent() async throws {
         let url = try await TestDatabase.fresh()
-        let q = try await PostgresQueue.connect(url, logger: quietLogger)
+        let q = try await PostgresQueue.connect(url, logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let again = try await q.client.withConnection { try await PostgresSchema.migrate($0, logger: quietLogger) }
         #expect(again.isEmpty, "re-applied a migration")
-        let q2 = try await PostgresQueue.connect(url, logger: quietLogger)   // a second process starting up
+        let q2 = try await PostgresQueue.connect(url, logger: quietLogger, limits: TestTiming.queueLimits)   // a second process starting up
         q2.close()
         var versions: [Int] = []
         for try await v in try await q.client.query("SELECT version FROM swiftlet_migrations ORDER BY version").decode(Int.self) {
@@ -201,7 +201,7 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
     }
 
     @Test func concurrentRoundsNeverAssignARequestTwice() async throws {
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let timing = fastTiming()
         for n in ["a", "b", "c"] { try await q.register(name: n, address: "-", load: load(capacity: 1000), timing: timing) }
@@ -230,7 +230,7 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
     @Test func databaseErrorsNameTheirCauseWithoutThePassword() async throws {
         let base = try PostgresURL(try TestDatabase.server.get())
         func failure(_ url: String) async -> String {
-            do { _ = try await PostgresQueue.connect(url, logger: quietLogger); return "connected" } catch { return "\(error)" }
+            do { _ = try await PostgresQueue.connect(url, logger: quietLogger, limits: TestTiming.queueLimits); return "connected" } catch { return "\(error)" }
         }
         let missing = await failure("postgres://\(base.user):s3cret-pw@\(base.host):\(base.port)/no_such_db")
         #expect(missing.contains("SQLSTATE 3D000") && missing.contains("no_such_db") && missing.contains("\(base.host):\(base.port)"), "\(missing)")
@@ -240,7 +240,7 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         #expect(refused.contains("127.0.0.1:1/x") && refused.lowercased().contains("connect"), "\(refused)")
         #expect(!refused.contains("s3cret-pw") && !refused.contains("Generic description"), "\(refused)")
         // A server error on a live queue: the operation, its SQLSTATE and message; not a connection problem.
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         do {
             try await q.op("test") { _ in _ = try await q.client.query("SELECT 1/0", logger: quietLogger) }

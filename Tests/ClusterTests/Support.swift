@@ -103,6 +103,14 @@ enum TestTiming {
     static var deadline: Double { 60 * scale }
     /// How long a whole client request may take in a test.
     static var requestTimeout: Int64 { Int64(300 * scale) }
+    /// The tests' queue clients: one attempt may take 60 s (the default 15 s once ran out for every database at
+    /// once, the whole PostgreSQL server starved beside `stress-ng --cpu 2` and the parallel model tests); retries
+    /// last as long as by default.
+    static var queueLimits: QueueLimits {
+        var l = QueueLimits()
+        l.operationTimeout = .milliseconds(Int(60_000 * scale))
+        return l
+    }
 }
 
 func fastTiming() -> ClusterTiming {

@@ -6,7 +6,7 @@ import Testing
 /// `swiftlet router --record-trace FILE`: one JSON line per finished request, in the format the simulator reads.
 @Suite(.serialized, .timeLimit(.minutes(10))) struct TraceRecordTests {
     @Test func routerWritesOneLinePerFinishedRequest() async throws {
-        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger)
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(UUID().uuidString).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: path) }
