@@ -59,6 +59,33 @@ if [ ! -s "$out/profile.json" ]; then
 fi
 grep -A20 "held-out step" "$out/profile.txt" || true
 
+# Co-running: the same quick profile on core 1 alone and beside a second engine stepping on core 0 (a profile of
+# its own, killed after). The instances share memory bandwidth and the last-level cache, not cores: the median
+# ratio over the decode shapes of up to 8 sequences, less one, is --host-co-run-slowdown (HostCPU.coRun).
+if [ ! -s "$out/corun.txt" ]; then
+  SWIFTLET_THREADS=1 taskset -c 1 "$bin" bench profile "${margs[@]}" "${eng[@]}" --quick --passes 3 \
+    --output "$out/profile-quick-alone.json" > "$out/profile-quick-alone.txt" 2>&1
+  SWIFTLET_THREADS=1 taskset -c 0 "$bin" bench profile "${margs[@]}" "${eng[@]}" --passes 100 \
+    --output "$out/profile-neighbour.json" > "$out/profile-neighbour.txt" 2>&1 & neighbour=$!
+  for _ in $(seq 1 600); do grep -q "^profiling" "$out/profile-neighbour.txt" 2>/dev/null && break; sleep 0.1; done   # stepping
+  SWIFTLET_THREADS=1 taskset -c 1 "$bin" bench profile "${margs[@]}" "${eng[@]}" --quick --passes 3 \
+    --output "$out/profile-quick-corun.json" > "$out/profile-quick-corun.txt" 2>&1
+  kill "$neighbour" 2>/dev/null || true; wait "$neighbour" 2>/dev/null || true
+  python3 - "$out" > "$out/corun.txt" <<'EOF'
+import json, statistics, sys
+d = sys.argv[1]
+a, c = (json.load(open(f"{d}/profile-quick-{k}.json"))["samples"] for k in ("alone", "corun"))
+r = [y["seconds"] / x["seconds"] for x, y in zip(a, c)
+     if x["shape"] == y["shape"] and x["shape"]["prefillTokens"] == 0 and x["shape"]["decodeSequences"] <= 8]
+allr = [y["seconds"] / x["seconds"] for x, y in zip(a, c) if x["shape"] == y["shape"]]
+print(f"co-run: step time beside a busy neighbour / alone: decode up to 8 sequences median {statistics.median(r):.3f} "
+      f"({len(r)} shapes, {min(r):.2f}-{max(r):.2f}); all {len(allr)} shapes median {statistics.median(allr):.3f}", file=sys.stderr)
+print(f"{max(0.0, statistics.median(r) - 1):.3f}")
+EOF
+fi
+corun=$(cat "$out/corun.txt")
+echo "co-run slowdown (a step beside a busy neighbour): +$corun"
+
 # Two instances, one per core, one compute thread each.
 for k in 0 1; do
   [ -n "$sim_only" ] && break
@@ -172,7 +199,7 @@ if T < 0: R, T = ay / aa, 0.0
 print(f"{R * 1000:.3f} {T * 1e6:.1f}")
 EOF
 )
-host=(--host-cores "$cores" --host-cpu-per-request-ms "$hostreq" --host-cpu-per-token-us "$hosttok")
+host=(--host-cores "$cores" --host-cpu-per-request-ms "$hostreq" --host-cpu-per-token-us "$hosttok" --host-co-run-slowdown "$corun")
 echo "host CPU beside the instances: $hostreq ms per request + $hosttok us per token, on $cores cores"
 simcal() {  # name concurrency seed prompts sim-args...: the simulator on a calibration loop
   local name=$1 c=$2 sd=$3 np=$4; shift 4
@@ -182,7 +209,8 @@ simcal() {  # name concurrency seed prompts sim-args...: the simulator on a cali
 # The instances' own CPU beside the model (the agent taking each token from the engine, buffering, encoding the
 # flushes, the queue client; on the instance's core): instance CPU seconds less the model's step seconds (the
 # simulator without any overhead, on the same loop), per token. It is a step's per-token cost, --per-token-us.
-simcal model 1 8 "$cal"; simcal model 4 11 "$cal"; simcal model 64 14 $((4 * cal))
+co=(--host-co-run-slowdown "$corun")
+simcal model 1 8 "$cal" "${co[@]}"; simcal model 4 11 "$cal" "${co[@]}"; simcal model 64 14 $((4 * cal)) "${co[@]}"
 read -r pertoken < <(python3 - "$out" <<'EOF'
 import json, re, sys
 d = sys.argv[1]
@@ -249,7 +277,7 @@ for pol in "${pols[@]}"; do
 done
 
 python3 - "$out" "$policies" "$rates" "$model" \
-  "$dispatch ms + $perstep us/step + $pertoken us/token; host CPU $hostreq ms/request + $hosttok us/token on $cores cores" <<'EOF' | tee "$out/table.md"
+  "$dispatch ms + $perstep us/step + $pertoken us/token; host CPU $hostreq ms/request + $hosttok us/token on $cores cores; co-run +$corun" <<'EOF' | tee "$out/table.md"
 import json, sys
 out, pols, rates, model, overhead = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(","), sys.argv[4], sys.argv[5]
 print(f"model {model}, 2 instances (1 thread, 1 core each), calibrated overhead {overhead}")

@@ -375,9 +375,11 @@ public final class PostgresQueue: DistributedQueue {
                 RETURNING draining
                 """, logger: logger)
             for try await d in rows.decode(Bool.self) { draining = d }
+            // Locked in id order, as an append locks them (AppendStatement): no deadlock between the two.
             try await conn.query("""
-                UPDATE swiftlet_requests SET lease_expiry = clock_timestamp() + make_interval(secs => \(timing.leaseSeconds))
-                WHERE state = 'assigned' AND instance = \(name)
+                UPDATE swiftlet_requests r SET lease_expiry = clock_timestamp() + make_interval(secs => \(timing.leaseSeconds))
+                FROM (SELECT id FROM swiftlet_requests WHERE state = 'assigned' AND instance = \(name) ORDER BY id FOR UPDATE) l
+                WHERE r.id = l.id AND r.state = 'assigned' AND r.instance = \(name)
                 """, logger: logger)
             return draining
         } }

@@ -49,9 +49,15 @@ struct EnqueueStatement: PostgresPreparedStatement {
 /// Appends token deltas, fenced by owner, state and count (exactly once), and in the same statement notifies each
 /// request's router with the new tokens (`id start finish tokens` lines, at most 32 per notification; `*` when the
 /// router must read the row: stop reasons, errors, logprobs, long deltas), plus the schedulers when a request ended. Returns the accepted ids.
+///
+/// The rows are locked first, in id order (`lk`), as the heartbeat's lease extension locks them: the update's own
+/// join order is the planner's, and an append and a heartbeat of the same instance that locked the same rows in
+/// different orders deadlocked (PostgreSQL broke it after `deadlock_timeout`, 1 s, and one of them was retried).
 struct AppendStatement: PostgresPreparedStatement {
     static let sql = """
-        WITH d AS (
+        WITH lk AS MATERIALIZED (
+            SELECT r.id FROM swiftlet_requests r WHERE r.id = ANY($1::int8[]) AND r.instance = $7 ORDER BY r.id FOR UPDATE),
+        d AS (
             SELECT x.id, x.start, x.toks, NULLIF(x.fin, '') AS fin, NULLIF(x.reason, '') AS reason, NULLIF(x.err, '') AS err,
                    NULLIF(x.lp, '')::jsonb AS lp, NULLIF(x.plp, '')::jsonb AS plp
             FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[], $9::text[])
@@ -63,7 +69,8 @@ struct AppendStatement: PostgresPreparedStatement {
                 error = COALESCE(d.err, r.error), updated_at = clock_timestamp(),
                 logprobs = CASE WHEN d.lp IS NULL THEN r.logprobs ELSE r.logprobs || d.lp END,
                 prompt_logprobs = COALESCE(d.plp, r.prompt_logprobs)
-            FROM d WHERE r.id = d.id AND r.state = 'assigned' AND r.instance = $7 AND cardinality(r.tokens) = d.start
+            FROM d JOIN lk ON lk.id = d.id
+            WHERE r.id = d.id AND r.state = 'assigned' AND r.instance = $7 AND cardinality(r.tokens) = d.start
             RETURNING r.id, r.origin, d.start, d.toks, d.fin,
                       (d.reason IS NOT NULL OR d.err IS NOT NULL OR d.lp IS NOT NULL OR d.plp IS NOT NULL
                        OR length(d.toks) > 200) AS big),

@@ -76,9 +76,16 @@ public struct HostCPU: Sendable, Equatable {
     public var maxShare: Double
     /// Averaging time of the control plane's CPU rate, seconds.
     public var window: Double
+    /// How much longer an instance's step takes per other instance stepping at the same time on this host, as a
+    /// fraction of its profiled time (the instances share memory bandwidth and the last-level cache; their cores
+    /// are their own). Measured as a profile taken beside a second engine stepping on another core, against one
+    /// taken alone (scripts/validate-simulator.sh). Applies whether or not `cores` is set.
+    public var coRun: Double
 
-    public init(cores: Double = 0, perRequest: Double = 0, perToken: Double = 0, maxShare: Double = 0.5, window: Double = 0.1) {
+    public init(cores: Double = 0, perRequest: Double = 0, perToken: Double = 0, maxShare: Double = 0.5, window: Double = 0.1,
+                coRun: Double = 0) {
         self.cores = cores; self.perRequest = perRequest; self.perToken = perToken; self.maxShare = maxShare; self.window = window
+        self.coRun = coRun
     }
 
     public var isOn: Bool { cores > 0 && (perRequest > 0 || perToken > 0) }
@@ -382,7 +389,9 @@ public struct ClusterSimulator {
             guard !plan.scheduled.isEmpty else { return }
             let shape = StepShape(plan)
             if recordSteps { insts[k].log.append(shape) }
-            var d = insts[k].spec.cost.seconds(shape) + o.perStep + o.perToken * Double(shape.sampled)
+            var model = insts[k].spec.cost.seconds(shape)
+            if o.host.coRun > 0 { model *= 1 + o.host.coRun * Double(max(0, busyInstances() - 1)) }
+            var d = model + o.perStep + o.perToken * Double(shape.sampled)
             if cpu != nil {
                 cpu!.busy = busyInstances()   // this instance included: it has work
                 d *= cpu!.stretch

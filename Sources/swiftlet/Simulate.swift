@@ -62,6 +62,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Shared host: averaging window of the control plane's CPU rate, milliseconds.")
     var hostWindowMs: Double = 100
 
+    @Option(help: "Shared host: how much longer a step takes per other instance stepping at the same time (memory bandwidth, shared cache), as a fraction (0.2: 20% longer beside one busy neighbour); measure it with a profile taken beside a running engine.")
+    var hostCoRunSlowdown: Double = 0
+
     @Option(help: "Instance heartbeat period, milliseconds (how stale the router's view of the load is).")
     var heartbeatMs: Double = 500
 
@@ -87,6 +90,7 @@ struct Simulate: AsyncParsableCommand {
         }
         guard hostMaxShare > 0, hostMaxShare <= 1 else { throw ValidationError("--host-max-share must be in (0, 1]") }
         guard hostWindowMs > 0 else { throw ValidationError("--host-window-ms must be positive") }
+        guard hostCoRunSlowdown >= 0 else { throw ValidationError("--host-co-run-slowdown must not be negative") }
     }
 
     func run() async throws {
@@ -122,7 +126,8 @@ struct Simulate: AsyncParsableCommand {
         let overhead = ClusterOverhead(dispatch: dispatchMs / 1000, relay: relayMs / 1000, perToken: perTokenUs / 1e6, perStep: stepOverheadUs / 1e6,
                                        heartbeat: heartbeatMs / 1000, lease: leaseSeconds,
                                        host: HostCPU(cores: hostCores, perRequest: hostCpuPerRequestMs / 1000, perToken: hostCpuPerTokenUs / 1e6,
-                                                     maxShare: hostMaxShare, window: hostWindowMs / 1000))
+                                                     maxShare: hostMaxShare, window: hostWindowMs / 1000,
+                                                     coRun: hostCoRunSlowdown))
         let bounds = try workload.bounds()
         var exploration = Exploration(
             policies: pols, instanceCounts: counts, rates: rates ?? (trace == nil ? [.infinity] : []),

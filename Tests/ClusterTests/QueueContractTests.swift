@@ -200,6 +200,52 @@ func load(capacity: Int = 8, free: Int = 100) -> InstanceLoad {
         #expect(versions == PostgresSchema.migrations.map(\.version))
     }
 
+    /// An instance's heartbeat (extending the leases of all its rows) and its appends (to many of the same rows)
+    /// run at the same time. They lock the rows in one order, so PostgreSQL never has to break a deadlock between
+    /// them: with no retries allowed, every call succeeds.
+    @Test func heartbeatsAndAppendsOfOneInstanceNeverDeadlock() async throws {
+        var limits = TestTiming.queueLimits
+        limits.retryFor = .zero
+        let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: limits)
+        defer { q.close() }
+        let timing = fastTiming()
+        try await q.register(name: "i", address: "-", load: load(capacity: 1000), timing: timing)
+        let ids = (1...60).map(Int64.init)
+        for id in ids { try await q.enqueue(QueuedRequest(id: id, origin: "r", prompt: [1], params: greedy(1000))) }
+        let planner = GlobalPlanner(policy: .roundRobin)
+        let assigned = try await q.scheduleRound(limit: 100, timing: timing) { planner.plan($0, $1) }.assigned
+        try #require(assigned.count == ids.count)
+        let claimed = try await q.claim(instance: "i", limit: 100, timing: timing)
+        try #require(claimed.count == ids.count)
+        let rounds = 60
+        let errors = try await withThrowingTaskGroup(of: [String].self) { g in
+            g.addTask {
+                var errors: [String] = []
+                for _ in 0..<rounds {
+                    do { _ = try await q.heartbeat(name: "i", load: load(capacity: 1000), timing: timing) } catch { errors.append("heartbeat: \(error)") }
+                }
+                return errors
+            }
+            g.addTask {
+                var errors: [String] = []
+                var g = SystemRandomNumberGenerator()
+                for round in 0..<rounds {
+                    // Deltas in a different order each time (the planner's join order is its own anyway).
+                    let deltas = ids.shuffled(using: &g).map { TokenDelta(id: $0, start: round, tokens: [5]) }
+                    do {
+                        let refused = try await q.append(instance: "i", deltas)
+                        if !refused.isEmpty { errors.append("append refused \(refused.count) deltas in round \(round)") }
+                    } catch { errors.append("append: \(error)") }
+                }
+                return errors
+            }
+            return try await g.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(errors.isEmpty, "\(errors.prefix(3))")
+        let p = try await q.progress(ids: ids)
+        #expect(p.count == ids.count && p.allSatisfy { $0.tokens.count == (errors.isEmpty ? rounds : $0.tokens.count) })
+    }
+
     @Test func concurrentRoundsNeverAssignARequestTwice() async throws {
         let q = try await PostgresQueue.connect(try await TestDatabase.fresh(), logger: quietLogger, limits: TestTiming.queueLimits)
         defer { q.close() }

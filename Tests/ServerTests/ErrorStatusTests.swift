@@ -133,7 +133,7 @@ import Testing
             req.body = .bytes(ByteBuffer(string: #"{"prompt":[1],"max_tokens":\#(maxLen - 1),"ignore_eos":true,"n":16,"stream":true}"#))
             let (gotFirst, firstSeen) = AsyncStream<Void>.makeStream()
             let client = Task {
-                let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(60))
+                let resp = try await HTTPClient.shared.execute(req, timeout: ServerTestTiming.request)
                 var received = 0
                 for try await part in resp.body {
                     received += part.readableBytes
@@ -177,7 +177,7 @@ import Testing
             req.headers.add(name: "Content-Type", value: "application/json")
             req.headers.add(name: "X-Request-Id", value: "gone-collect")
             req.body = .bytes(ByteBuffer(string: #"{"prompt":[1],"max_tokens":\#(maxLen - 1),"ignore_eos":true,"n":16}"#))
-            let client = Task { try await HTTPClient.shared.execute(req, timeout: .seconds(60)) }
+            let client = Task { try await HTTPClient.shared.execute(req, timeout: ServerTestTiming.request) }
             // Wait until the engine is busy with the request, then hang up.
             let deadline = ContinuousClock.now + .seconds(30)
             while await live.engine.stats().numRunning == 0, ContinuousClock.now < deadline {

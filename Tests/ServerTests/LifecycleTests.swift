@@ -17,7 +17,7 @@ import Testing
         let engine = try Engine.load(modelPath: Paths.stories, tokenizerPath: Paths.storiesTok, config: ec,
                                      metricsFactory: NOOPMetricsHandler.instance)
         var config = ServerConfig(servedModelName: "stories", host: "127.0.0.1", port: 0)
-        config.shutdownTimeout = 30
+        config.shutdownTimeout = ServerTestTiming.shutdown
         var logger = Logger(label: "lifecycle-test")
         logger.logLevel = .warning
         let (ports, portSink) = AsyncStream<Int>.makeStream()
@@ -31,7 +31,7 @@ import Testing
         var req = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/completions")
         req.method = .POST
         req.body = .bytes(ByteBuffer(string: #"{"prompt":[1],"max_tokens":\#(maxLen / 8),"ignore_eos":true,"n":2,"stream":true}"#))
-        let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(60))
+        let resp = try await HTTPClient.shared.execute(req, timeout: ServerTestTiming.request)
         var body = resp.body.makeAsyncIterator()
         var text = String(buffer: try #require(try await body.next()))
         await group.triggerGracefulShutdown()

@@ -64,7 +64,7 @@ struct Live: Sendable {
             req.headers.add(name: "Content-Type", value: "application/json")
         }
         for (k, v) in headers { req.headers.add(name: k, value: v) }
-        let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(60))
+        let resp = try await HTTPClient.shared.execute(req, timeout: ServerTestTiming.request)
         let bytes = try await resp.body.collect(upTo: 64 << 20)
         return HTTPResult(status: Int(resp.status.code), headers: resp.headers, body: String(buffer: bytes))
     }
@@ -135,4 +135,15 @@ struct CapturingLogHandler: LogHandler {
         let merged = self.metadata.merging(metadata ?? [:]) { $1 }
         store.records.withLock { $0.append((message.description, merged.mapValues { "\($0)" })) }
     }
+}
+
+/// Time limits of the server tests, from one place. Generous: they bound a test that hangs, and a request's own
+/// time is the machine's speed (beside `stress-ng --cpu 2` and the parallel suites, a 60 s limit on a stories260K
+/// completion once ran out). SWIFTLET_TEST_TIME_SCALE scales them, as the cluster tests' TestTiming.
+enum ServerTestTiming {
+    static let scale: Double = ProcessInfo.processInfo.environment["SWIFTLET_TEST_TIME_SCALE"].flatMap(Double.init).map { max(0.5, $0) } ?? 1
+    /// A whole HTTP request (its response body included).
+    static var request: TimeAmount { .seconds(Int64(300 * scale)) }
+    /// How long graceful shutdown lets an in-flight request run before it is cut.
+    static var shutdown: Double { 300 * scale }
 }

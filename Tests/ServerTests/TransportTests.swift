@@ -63,7 +63,7 @@ func send(_ client: HTTPClient, _ url: String, _ body: String? = nil, method: HT
         req.headers.add(name: "Content-Type", value: "application/json")
         req.body = .bytes(ByteBuffer(string: body))
     }
-    let resp = try await client.execute(req, timeout: .seconds(120))
+    let resp = try await client.execute(req, timeout: ServerTestTiming.request)
     let bytes = try await resp.body.collect(upTo: 16 << 20)
     return Exchange(status: Int(resp.status.code), version: resp.version, headers: resp.headers, body: String(buffer: bytes))
 }
@@ -172,7 +172,7 @@ func tls(clientCA: Bool = false) throws -> ServerTLS {
                 req.body = .bytes(ByteBuffer(string: #"{"prompt":[1],"max_tokens":\#(maxLen - 1),"ignore_eos":true,"n":8,"stream":true}"#))
                 let (gotFirst, firstSeen) = AsyncStream<Void>.makeStream()
                 let doomed = Task {
-                    let resp = try await client.execute(req, timeout: .seconds(120))
+                    let resp = try await client.execute(req, timeout: ServerTestTiming.request)
                     #expect(resp.version == .http2)
                     for try await _ in resp.body { firstSeen.yield() }
                 }

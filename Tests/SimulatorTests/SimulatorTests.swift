@@ -252,6 +252,19 @@ func workload(_ n: Int, seed: UInt64, rate: Double, groups: Int = 4) -> [TraceRe
         #expect(shared > alone * 1.1, "\(alone) \(shared)")
     }
 
+    @Test func coRunningInstancesSlowEachOther() {
+        // Alone on the host, the co-run term never applies: one instance's steps keep their time.
+        let one = run(HostCPU(), instances: 1, rate: 40).tpot.median
+        #expect(run(HostCPU(coRun: 0.3), instances: 1, rate: 40).tpot.median == one)
+        // Two instances kept busy (150 req/s) step side by side nearly all the time: TPOT grows by at least about
+        // the factor (more, once the slower steps let batches grow).
+        let two = run(HostCPU(), rate: 150).tpot.median, slowed = run(HostCPU(coRun: 0.3), rate: 150).tpot.median
+        #expect(slowed > two * 1.2, "\(two) \(slowed)")
+        // At 5 req/s they rarely overlap: much less effect.
+        let lo = run(HostCPU(), rate: 5).tpot.median, loSlowed = run(HostCPU(coRun: 0.3), rate: 5).tpot.median
+        #expect(loSlowed >= lo && loSlowed / lo - 1 < (slowed / two - 1) / 2, "\(lo) \(loSlowed)")
+    }
+
     @Test func anOverloadedControlPlaneQueues() {
         // Demand beyond what the host gives the control plane: its backlog delays first tokens without bound.
         let base = run(HostCPU(cores: 2), rate: 150)
