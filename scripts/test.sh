@@ -15,10 +15,9 @@ SWIFTLET_WITH_PYTHON_TESTS=1 SWIFTLET_WITH_POSTGRES=1 "$root/scripts/setup.sh"
 python3 "$root/scripts/make-arch-models.py"
 flags=(-c release -Xswiftc -enable-testing)
 swift build "${flags[@]}" --build-tests
-mkdir -p .build
-# One throwaway PostgreSQL 15 (started as an unprivileged user, stopped at the end) for the cluster tests.
-"$root/scripts/with-postgres.sh" swift test "${flags[@]}" --skip-build 2>&1 | tee .build/swift-test.log
-test "${PIPESTATUS[0]}" -eq 0
+# Every Swift test, in two processes one after the other (the suites that time things apart from the compute-heavy
+# ones; see the script), each beside a throwaway PostgreSQL 15 (started as an unprivileged user, stopped at the end).
+"$root/scripts/run-swift-tests.sh" .build
 bin=$(swift build "${flags[@]}" --show-bin-path)/swiftlet
 python3 "$root/Tests/cli/smoke.py" "$bin" "$root"
 # The cluster chaos scenarios in their CI form (about a minute; about four under `stress-ng --cpu 2`): PostgreSQL
