@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import Engine
 import Foundation
 public import Logging
@@ -19,7 +20,25 @@ public final class InstanceAgent: Service {
         public var exitWhenDrained = true
         /// Called once drained and idle (the command shuts its process down); without it `run()` returns.
         public var onDrained: (@Sendable () async -> Void)? = nil
+        /// Where the agent's metrics go (the instance passes its server's registry, so `/metrics` shows them):
+        /// `swiftlet:cluster_appends_total` (flushes that landed), `swiftlet:cluster_appended_tokens_total` (the
+        /// tokens they carried: over the appends, the group commit's batch) and `swiftlet:cluster_append_seconds`
+        /// (each append's round trip). Nil: the process-wide swift-metrics system (a no-op unless bootstrapped).
+        public var metricsFactory: (any MetricsFactory)? = nil
         public init(name: String) { self.name = name }
+    }
+
+    /// The group commit as operators (and `scripts/validate-simulator.sh`, which calibrates the simulator's flush
+    /// cost on it) see it.
+    struct Metrics: Sendable {
+        let appends: Counter
+        let tokens: Counter
+        let seconds: CoreMetrics.Timer
+        init(factory: any MetricsFactory) {
+            appends = Counter(label: "swiftlet:cluster_appends_total", factory: factory)
+            tokens = Counter(label: "swiftlet:cluster_appended_tokens_total", factory: factory)
+            seconds = CoreMetrics.Timer(label: "swiftlet:cluster_append_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        }
     }
 
     public let engine: any EngineClient
@@ -33,6 +52,7 @@ public final class InstanceAgent: Service {
     let claimKick: AsyncStream<Void>.Continuation
     let addresses: AsyncStream<String>
     let addressKick: AsyncStream<String>.Continuation
+    let metrics: Metrics
 
     struct Active {
         let contextLength: Int
@@ -61,6 +81,7 @@ public final class InstanceAgent: Service {
     public init(engine: any EngineClient, queue: any DistributedQueue, config: Config,
                 logger: Logger = Logger(label: "swiftlet.instance")) {
         self.engine = engine; self.queue = queue; self.config = config; self.logger = logger
+        metrics = Metrics(factory: config.metricsFactory ?? MetricsSystem.factory)
         (flushWake, flushKick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (claimWake, claimKick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (addresses, addressKick) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -273,8 +294,13 @@ public final class InstanceAgent: Service {
             guard !batch.isEmpty else { return }
             do {
                 trace("I append start \(batch.count)")
+                let sent = ContinuousClock.now
                 var refused = try await queue.append(instance: config.name, batch)
                 trace("I append done")
+                let took = ContinuousClock.now - sent
+                metrics.appends.increment()
+                metrics.tokens.increment(by: batch.reduce(0) { $0 + $1.tokens.count })
+                metrics.seconds.recordSeconds(Double(took.components.seconds) + Double(took.components.attoseconds) * 1e-18)
                 if !refused.isEmpty {
                     let resolved = await reconcile(refused)
                     refused.subtract(resolved)

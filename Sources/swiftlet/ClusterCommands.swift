@@ -78,12 +78,15 @@ struct Instance: AsyncParsableCommand {
         // Once drained it leaves: the whole process shuts down gracefully.
         let groupBox = GroupBox()
         agentConfig.onDrained = { await groupBox.shutdown() }
+        // The agent's group-commit metrics go to the instance's own /metrics, beside the engine's.
+        let metrics = ServerMetrics()
+        agentConfig.metricsFactory = metrics.engineMetricsFactory
         let a = InstanceAgent(engine: e, queue: queue, config: agentConfig, logger: logger)
         config.servedModelName = e.modelInfo.name
         config.maxQueuedRequests = engine.maxQueuedRequests
         let host = self.host
         // The agent registers once the server is bound, with the real port.
-        let app = buildApplication(engine: e, config: config, logger: logger,
+        let app = buildApplication(engine: e, config: config, logger: logger, metrics: metrics,
                                    onServerRunning: { port in a.announce(address: "\(host):\(port)") })
         // Shut down in reverse: the HTTP server, then the agent (releases unfinished work), then the engine.
         let group = SwiftletServer.serviceGroup(app: app, config: config, services: [e, a], logger: logger)
