@@ -41,6 +41,8 @@ public struct ClusterOverhead: Sendable, Equatable {
     /// The host the instances share with the control plane (off by default: instances have their cores to themselves
     /// and the control plane costs only the fixed delays above).
     public var host = HostCPU()
+    /// The instances' group commit (off by default: each step's tokens go out as the step ends).
+    public var flush = FlushModel()
 
     public init(dispatch: Double = 0, relay: Double = 0, perToken: Double = 0, perStep: Double = 0, heartbeat: Double = 0.5,
                 lease: Double = 2.5, host: HostCPU = HostCPU()) {
@@ -48,6 +50,32 @@ public struct ClusterOverhead: Sendable, Equatable {
         self.dispatch = dispatch; self.relay = relay; self.perToken = perToken; self.heartbeat = heartbeat; self.lease = lease
         self.host = host
     }
+}
+
+/// The instance agent's group commit (`InstanceAgent`): one append to the queue at a time carries every token
+/// generated since the previous one was sent, and the next is sent as soon as it lands. A step's tokens reach the
+/// client when the append carrying them lands (plus `ClusterOverhead.relay`), so under load an append carries more
+/// tokens and the control plane's fixed cost per append is shared by more of them: what per-token CPU alone misses
+/// (measured on stories260K's cluster here: 5 tokens per append one request at a time, 45 at 64).
+///   - An append takes `latency` plus, with the shared-host model on, the wait for its control-plane CPU
+///     (`hostCPU` + `HostCPU.perToken` per token it carries) behind the backlog ahead of it;
+///   - `instanceCPU` per append is taken from the instance's own core (encoding it, the client's I/O): it lengthens
+///     the instance's next step.
+/// Calibrate with the instance's `swiftlet:cluster_appends_total` and `swiftlet:cluster_append_seconds`
+/// (`scripts/validate-simulator.sh`). Deterministic: arithmetic on the simulation's own events.
+public struct FlushModel: Sendable, Equatable {
+    /// An append's round trip on an idle host, seconds (0 with the rest 0: the model is off).
+    public var latency: Double
+    /// Control-plane core-seconds per append (PostgreSQL running it and notifying, the router reading and relaying).
+    public var hostCPU: Double
+    /// The instance's own core-seconds per append.
+    public var instanceCPU: Double
+
+    public init(latency: Double = 0, hostCPU: Double = 0, instanceCPU: Double = 0) {
+        self.latency = latency; self.hostCPU = hostCPU; self.instanceCPU = instanceCPU
+    }
+
+    public var isOn: Bool { latency > 0 || hostCPU > 0 || instanceCPU > 0 }
 }
 
 /// Shared-host CPU: the instances and the cluster's control plane (router, PostgreSQL, and a load generator if it
@@ -215,6 +243,8 @@ public struct SimInstanceSummary: Sendable, Equatable {
     public var preemptions: Int
     public var prefixCacheHits: Int
     public var prefixCacheQueries: Int
+    /// Appends to the queue (with `ClusterOverhead.flush` on; else 0).
+    public var appends: Int = 0
 }
 
 public struct SimulationResult: Sendable, Equatable {
@@ -250,6 +280,8 @@ public struct ClusterSimulator {
             /// Start a step if idle: queued behind the admissions of the same instant, so that they all join the
             /// first step as the engine's inbox does.
             case kick(instance: Int)
+            /// The instance's append in flight landed (FlushModel).
+            case flushDone(instance: Int, epoch: Int)
         }
         static func < (a: Event, b: Event) -> Bool { (a.time, a.seq) < (b.time, b.seq) }
         static func == (a: Event, b: Event) -> Bool { a.time == b.time && a.seq == b.seq }
@@ -285,6 +317,12 @@ public struct ClusterSimulator {
         var served = 0, steps = 0
         var busy = 0.0
         var log: [StepShape] = []
+        /// FlushModel: tokens generated since the append in flight was sent (request, tokens, finished), the append
+        /// in flight, and instance CPU owed to the next step.
+        var buffer: [(request: Int, tokens: Int, finished: Bool)] = []
+        var inFlight: [(request: Int, tokens: Int, finished: Bool)]?
+        var owed = 0.0
+        var appends = 0
     }
 
     /// Runs the trace to its end (every request finished or failed).
@@ -391,7 +429,8 @@ public struct ClusterSimulator {
             if recordSteps { insts[k].log.append(shape) }
             var model = insts[k].spec.cost.seconds(shape)
             if o.host.coRun > 0 { model *= 1 + o.host.coRun * Double(max(0, busyInstances() - 1)) }
-            var d = model + o.perStep + o.perToken * Double(shape.sampled)
+            var d = model + o.perStep + o.perToken * Double(shape.sampled) + insts[k].owed
+            insts[k].owed = 0
             if cpu != nil {
                 cpu!.busy = busyInstances()   // this instance included: it has work
                 d *= cpu!.stretch
@@ -402,9 +441,43 @@ public struct ClusterSimulator {
             push(now + d, .stepDone(instance: k, epoch: insts[k].epoch))
         }
 
+        /// Sends the instance's buffered tokens as one append (FlushModel), if none is in flight.
+        func startFlush(_ k: Int, _ now: Double) {
+            guard insts[k].inFlight == nil, !insts[k].buffer.isEmpty else { return }
+            let batch = insts[k].buffer
+            insts[k].buffer = []
+            insts[k].inFlight = batch
+            insts[k].appends += 1
+            insts[k].owed += o.flush.instanceCPU
+            let tokens = batch.reduce(0) { $0 + $1.tokens }
+            let wait = hostDelay(o.flush.hostCPU + o.host.perToken * Double(tokens))
+            push(now + o.flush.latency + wait, .flushDone(instance: k, epoch: insts[k].epoch))
+        }
+
+        /// The append in flight landed: its tokens (and ends) reach the client; the next append goes out.
+        func finishFlush(_ k: Int, _ now: Double) {
+            guard let batch = insts[k].inFlight else { return }
+            insts[k].inFlight = nil
+            var anyFinished = false
+            for (i, n, finished) in batch {
+                let at = max(now + o.relay, reqs[i].tokenTimes.last ?? 0)
+                for _ in 0..<n { reqs[i].tokenTimes.append(at) }
+                if finished {
+                    insts[k].held.remove(i)
+                    insts[k].served += 1
+                    reqs[i].doneAt = at
+                    ended(i, at: at)
+                    anyFinished = true
+                }
+            }
+            startFlush(k, now)
+            if anyFinished { route(now) }
+        }
+
         func finishStep(_ k: Int, _ now: Double) {
             guard let plan = insts[k].plan else { return }
             insts[k].plan = nil
+            if o.flush.isOn { finishStepFlushed(k, now, plan); return }
             var sampled: [RequestID: Int32] = [:]
             // The step's tokens reach the client once the control plane has handled them (and the backlog ahead).
             let wait = hostDelay(o.host.perToken * Double(plan.scheduled.filter(\.sampleAfter).count))
@@ -426,6 +499,28 @@ public struct ClusterSimulator {
             }
             startStep(k, now)
             if !finished.isEmpty { route(now) }
+        }
+
+        /// `finishStep` with the group commit: the step's tokens join the instance's buffer; the engine frees a
+        /// finished request's sequence now, the agent its place once the append carrying its end has landed.
+        func finishStepFlushed(_ k: Int, _ now: Double, _ plan: SchedulerOutput) {
+            var sampled: [RequestID: Int32] = [:]
+            var index: [Int: Int] = [:]
+            for s in plan.scheduled where s.sampleAfter {
+                let i = idOf[s.requestId]!
+                sampled[s.requestId] = Self.token(request: i, position: reqs[i].delivered)
+                reqs[i].delivered += 1
+                reqs[i].produced = true
+                index[i] = insts[k].buffer.count
+                insts[k].buffer.append((i, 1, false))
+            }
+            let finished = insts[k].scheduler.update(after: plan, sampled: sampled)
+            for f in finished {
+                let i = idOf.removeValue(forKey: f.id)!
+                if let j = index[i] { insts[k].buffer[j].finished = true } else { insts[k].buffer.append((i, 0, true)) }
+            }
+            startStep(k, now)
+            startFlush(k, now)
         }
 
         while let e = heap.popMin() {
@@ -464,6 +559,9 @@ public struct ClusterSimulator {
                 push(now, .kick(instance: k))
             case .kick(let k):
                 startStep(k, now)
+            case .flushDone(let k, let epoch):
+                guard insts[k].epoch == epoch, insts[k].alive else { break }
+                finishFlush(k, now)
             case .stepDone(let k, let epoch):
                 guard insts[k].epoch == epoch, insts[k].alive else { break }
                 finishStep(k, now)
@@ -480,6 +578,9 @@ public struct ClusterSimulator {
                 insts[k].plan = nil
                 let lost = insts[k].held.sorted()
                 insts[k].held = []
+                // Tokens not yet appended die with it: the request resumes from what the queue holds.
+                if o.flush.isOn { for i in lost { reqs[i].delivered = reqs[i].tokenTimes.count } }
+                insts[k].buffer = []; insts[k].inFlight = nil; insts[k].owed = 0
                 insts[k].scheduler = Scheduler(config: insts[k].spec.scheduler)
                 for (id, i) in idOf where lost.contains(i) { idOf[id] = nil }
                 if !lost.isEmpty { push(now + o.lease, .requeue(lost)) }
@@ -518,7 +619,7 @@ public struct ClusterSimulator {
             let s = x.scheduler.stats
             return SimInstanceSummary(name: x.spec.name, served: x.served, steps: x.steps, busySeconds: x.busy,
                                       preemptions: s.numPreemptions, prefixCacheHits: s.prefixCacheHits,
-                                      prefixCacheQueries: s.prefixCacheQueries)
+                                      prefixCacheQueries: s.prefixCacheQueries, appends: x.appends)
         }
         return SimulationResult(outcomes: outcomes, duration: end - first, instances: summaries,
                                 stepLog: recordSteps ? insts.map(\.log) : [], events: events)

@@ -65,6 +65,15 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Shared host: how much longer a step takes per other instance stepping at the same time (memory bandwidth, shared cache), as a fraction (0.2: 20% longer beside one busy neighbour); measure it with a profile taken beside a running engine.")
     var hostCoRunSlowdown: Double = 0
 
+    @Option(help: "Group commit: an instance's append round trip on an idle host, milliseconds (with any --flush-* option: tokens reach the client when the append carrying them lands; one append in flight per instance). See FlushModel.")
+    var flushLatencyMs: Double = 0
+
+    @Option(help: "Group commit: control-plane CPU microseconds per append (PostgreSQL, the router's read and relay); shared-host model.")
+    var flushHostCpuUs: Double = 0
+
+    @Option(help: "Group commit: the instance's own CPU microseconds per append (on its core: it lengthens the next step).")
+    var flushInstanceCpuUs: Double = 0
+
     @Option(help: "Instance heartbeat period, milliseconds (how stale the router's view of the load is).")
     var heartbeatMs: Double = 500
 
@@ -91,6 +100,9 @@ struct Simulate: AsyncParsableCommand {
         guard hostMaxShare > 0, hostMaxShare <= 1 else { throw ValidationError("--host-max-share must be in (0, 1]") }
         guard hostWindowMs > 0 else { throw ValidationError("--host-window-ms must be positive") }
         guard hostCoRunSlowdown >= 0 else { throw ValidationError("--host-co-run-slowdown must not be negative") }
+        guard flushLatencyMs >= 0, flushHostCpuUs >= 0, flushInstanceCpuUs >= 0 else {
+            throw ValidationError("--flush-latency-ms, --flush-host-cpu-us and --flush-instance-cpu-us must not be negative")
+        }
     }
 
     func run() async throws {
@@ -123,11 +135,12 @@ struct Simulate: AsyncParsableCommand {
             }
             requests = Traces.fromBench(bench, rate: .infinity, burstiness: workload.burstiness, seed: workload.seed)
         }
-        let overhead = ClusterOverhead(dispatch: dispatchMs / 1000, relay: relayMs / 1000, perToken: perTokenUs / 1e6, perStep: stepOverheadUs / 1e6,
+        var overhead = ClusterOverhead(dispatch: dispatchMs / 1000, relay: relayMs / 1000, perToken: perTokenUs / 1e6, perStep: stepOverheadUs / 1e6,
                                        heartbeat: heartbeatMs / 1000, lease: leaseSeconds,
                                        host: HostCPU(cores: hostCores, perRequest: hostCpuPerRequestMs / 1000, perToken: hostCpuPerTokenUs / 1e6,
                                                      maxShare: hostMaxShare, window: hostWindowMs / 1000,
                                                      coRun: hostCoRunSlowdown))
+        overhead.flush = FlushModel(latency: flushLatencyMs / 1000, hostCPU: flushHostCpuUs / 1e6, instanceCPU: flushInstanceCpuUs / 1e6)
         let bounds = try workload.bounds()
         var exploration = Exploration(
             policies: pols, instanceCounts: counts, rates: rates ?? (trace == nil ? [.infinity] : []),
@@ -143,7 +156,8 @@ struct Simulate: AsyncParsableCommand {
         for p in points {   // what each instance did (busy: modelled step seconds, with the overheads asked for)
             let busy = p.simulation.instances.map { String(format: "%.4f", $0.busySeconds) }.joined(separator: " ")
             let steps = p.simulation.instances.map { String($0.steps) }.joined(separator: " ")
-            print("instances of \(Exploration.label(p.policy, p.instances)) at \(p.rate): busy seconds \(busy); steps \(steps)")
+            let appends = p.simulation.instances.map { String($0.appends) }.joined(separator: " ")
+            print("instances of \(Exploration.label(p.policy, p.instances)) at \(p.rate): busy seconds \(busy); steps \(steps); appends \(appends)")
         }
         print("simulated \(points.count) configurations in \(wall)")
         if bounds != nil {

@@ -340,3 +340,81 @@ final class StepRecorder: MetricsFactory, RecorderHandler, CounterHandler, Timer
         #expect(sim.instances[0].prefixCacheQueries == stats.prefixCacheQueries)
     }
 }
+
+@Suite struct FlushModelTests {
+    func sim(_ flush: FlushModel, instances: Int = 2, rate: Double = 60, seed: UInt64 = 3, host: HostCPU = HostCPU(),
+             scenario: SimScenario = SimScenario(), n: Int = 300, policy: RoutingPolicyKind = .leastRequests) -> SimulationResult {
+        let trace = workload(n, seed: seed, rate: rate)
+        var o = ClusterOverhead(dispatch: 0.004, relay: 0.002, host: host)
+        o.flush = flush
+        let c = SimulationConfig(instances: (0..<instances).map { SimInstanceSpec(name: "i\($0)", scheduler: smallScheduler(), cost: truth) },
+                                 policy: policy, overhead: o, scenario: scenario, seed: 1)
+        let r = ClusterSimulator(config: c).run(trace, recordSteps: true)
+        #expect(r.outcomes.allSatisfy { $0.success })
+        #expect(r.outcomes.map(\.outputTokens) == trace.map(\.outputTokens))
+        // Every token reached the client once: one arrival time per token (none counted that never landed).
+        #expect(r.outcomes.allSatisfy { $0.itl.count == $0.outputTokens - 1 })
+        return r
+    }
+
+    @Test func offByDefaultAndDeterministic() {
+        #expect(!FlushModel().isOn)
+        let base = sim(FlushModel())
+        #expect(base.instances.allSatisfy { $0.appends == 0 })
+        let f = FlushModel(latency: 0.003, hostCPU: 5e-4, instanceCPU: 1e-4)
+        let a = sim(f, host: HostCPU(cores: 2, perRequest: 1e-3, perToken: 2e-5)), b = sim(f, host: HostCPU(cores: 2, perRequest: 1e-3, perToken: 2e-5))
+        #expect(a == b)
+        #expect(a != base)
+    }
+
+    @Test func anAppendCarriesEveryTokenSinceTheLastAndMoreUnderLoad() {
+        // A round trip of 5 ms against steps of 1-4 ms: one append at a time gathers the tokens of several steps.
+        let f = FlushModel(latency: 0.005)
+        let lo = sim(f, rate: 5), hi = sim(f, rate: 150)
+        func perAppend(_ r: SimulationResult) -> Double {
+            Double(r.outcomes.map(\.outputTokens).reduce(0, +)) / Double(r.instances.map(\.appends).reduce(0, +))
+        }
+        for r in [lo, hi] {
+            let steps = r.instances.map(\.steps).reduce(0, +), appends = r.instances.map(\.appends).reduce(0, +)
+            #expect(appends > 0 && appends < steps, "\(appends) appends, \(steps) steps")
+        }
+        #expect(perAppend(hi) > 2 * perAppend(lo), "\(perAppend(lo)) \(perAppend(hi))")
+        // Tokens that land together reach the client together: gaps of zero inside an append, and gaps of at least
+        // a round trip between appends.
+        let gaps = lo.outcomes.flatMap(\.itl)
+        #expect(gaps.contains(0))
+        #expect(gaps.filter { $0 > 0 }.allSatisfy { $0 >= 0.005 - 1e-9 }, "\(gaps.filter { $0 > 0 }.min() ?? 0)")
+        // Every first token waits for at least one round trip beyond the dispatch, the first step and the relay.
+        let first = truth.knotSeconds[0]
+        #expect(lo.outcomes.allSatisfy { $0.ttft >= 0.004 + first + 0.005 + 0.002 - 1e-9 })
+    }
+
+    @Test func aFixedCostPerAppendIsSharedByMoreTokensUnderLoad() {
+        // The same control-plane CPU as a cost per append: per token it falls as appends grow, so at a high rate it
+        // slows the cluster less than the same CPU charged per token at the low rate's append size would.
+        let host = HostCPU(cores: 2)
+        let lo = sim(FlushModel(latency: 0.002, hostCPU: 1e-3), rate: 5, host: host)
+        let tokens = Double(lo.outcomes.map(\.outputTokens).reduce(0, +)), appends = Double(lo.instances.map(\.appends).reduce(0, +))
+        let perTokenAtLow = 1e-3 * appends / tokens
+        let fixed = sim(FlushModel(latency: 0.002, hostCPU: 1e-3), rate: 150, host: host)
+        var h = host; h.perToken = perTokenAtLow
+        let linear = sim(FlushModel(latency: 0.002), rate: 150, host: h)
+        let tpot = { (r: SimulationResult) in BenchmarkMetrics(outcomes: r.outcomes, duration: r.duration).tpot.median }
+        #expect(tpot(fixed) < tpot(linear), "per append \(tpot(fixed)), per token \(tpot(linear))")
+    }
+
+    @Test func instanceCPUPerAppendLengthensItsSteps() {
+        let base = sim(FlushModel(latency: 0.001), rate: 40)
+        let cost = sim(FlushModel(latency: 0.001, instanceCPU: 5e-4), rate: 40)
+        #expect(cost.instances.map(\.busySeconds).reduce(0, +) > base.instances.map(\.busySeconds).reduce(0, +))
+    }
+
+    @Test func tokensNotYetAppendedDieWithTheInstance() {
+        // A long round trip, so the instance holds unappended tokens when it dies: those requests resume elsewhere
+        // from what landed, and every request still ends with exactly its tokens (checked in `sim`).
+        let r = sim(FlushModel(latency: 0.02), instances: 3, rate: 150, scenario: SimScenario([.fail(instance: 1, at: 1.0)]), n: 300,
+                    policy: .roundRobin)
+        #expect(r.outcomes.contains { $0.itl.contains { $0 >= 2.5 } },
+                "served \(r.instances.map(\.served)), longest gap \(r.outcomes.flatMap(\.itl).max() ?? 0), longest TTFT \(r.outcomes.map(\.ttft).max() ?? 0)")
+    }
+}
