@@ -16,8 +16,20 @@
 #   - The instances' own CPU beside the model (the agent, on the instance's pinned core): instance CPU seconds
 #     less the model's step seconds (the simulator without overheads on the same loops), per token, over the loops
 #     of 4 and 64: --per-token-us, measured.
+#   - The group commit (FlushModel): each instance appends one batch of tokens at a time to PostgreSQL, and an
+#     append carries more tokens the busier it is (5 one request at a time, 45 at 64 on stories260K), so the
+#     control plane's CPU per token falls with load. The instances' /metrics count the appends and time them
+#     (swiftlet:cluster_appends_total, swiftlet:cluster_append_seconds): the host CPU fit above becomes
+#     R * requests + F * appends + T * tokens over all four loops (--flush-host-cpu-us F), the instances' CPU beside
+#     the model Fi * appends + Ti * tokens (--flush-instance-cpu-us Fi, --per-token-us Ti), and the round trip one
+#     request at a time, less the CPU the simulator queues it for, is --flush-latency-ms.
 #   - What the simulator with all that still misses in the loop of 1 (one token per step): --step-overhead-us
 #     (TPOT) and --dispatch-ms (TTFT), fitted.
+# REPEAT=k runs every cell k times (in rounds, own seeds) and compares medians over the runs, with the real range;
+#   the ranking then counts only the pairs of policies whose real runs do not overlap (the rest are ties).
+# WORKLOAD=prefix: groups of requests sharing a 256-token prefix (PREFIX_LEN, NUM_GROUPS), where policies differ.
+# CALIBRATION_FROM=<an earlier $OUT>: that run's calibration (its calibration.env) instead of this run's loops.
+# RATES, POLICIES, NUM, CAL: the comparison's rates and policies, requests per cell, calibration loop size.
 # For comparison the table also shows the simulator with the fixed overheads alone (the same closed loops,
 # calibrated without the host model), as before the host model existed.
 # Results: $OUT (default /tmp/swiftlet-simval/<model>): real_*.json, cpu_*.json (each run's CPU seconds by process),
@@ -33,20 +45,53 @@ case "$model" in
   stories) margs=(--model models/stories260K/stories260K.bin --tokenizer models/stories260K/tok512.bin)
            rargs=(--model models/stories260K/stories260K.bin --tokenizer models/stories260K/tok512.bin)
            work=(--tokenizer models/stories260K/tok512.bin --input-len 64 --output-len 128 --range-ratio 0.5)
-           rates=${RATES:-40,120}; n=${NUM:-240}; cal=24 ;;
+           rates=${RATES:-10,20,40}; n=${NUM:-240}; cal=${CAL:-96}; calrate=5 ;;
   smollm2) models/fetch-default-model.sh >/dev/null
            f=models/SmolLM2-135M-Instruct.Q4_1.gguf
            margs=(--model "$f" --precision fast); rargs=(--model "$f")
            work=(--tokenizer "$f" --input-len 32 --output-len 48 --range-ratio 0.5)
-           rates=${RATES:-1,3}; n=${NUM:-60}; cal=8 ;;
+           rates=${RATES:-1,3}; n=${NUM:-60}; cal=8; calrate=0.5 ;;
   *) echo "usage: $0 [stories|smollm2]" >&2; exit 2 ;;
 esac
+# WORKLOAD=prefix: requests in groups that share a prefix (bench's prefix dataset), where the policies differ:
+# prefix-affinity sends a group to the instance that holds its prefix in cache, round-robin half the time not.
+if [ "${WORKLOAD:-}" = prefix ]; then work+=(--dataset-name prefix --prefix-len "${PREFIX_LEN:-256}" --num-groups "${NUM_GROUPS:-20}"); fi
 # SIM_ONLY=1: no real runs; the simulator again on the real runs' results already in $OUT (after a simulator change).
 sim_only=${SIM_ONLY:-}
 if [ -z "$sim_only" ] && [ -z "${SWIFTLET_TEST_PG:-}" ]; then exec scripts/with-postgres.sh "$0" "$@"; fi
 mkdir -p "$out/sim" "$out/sim-fixed"
+# Least squares with non-negative coefficients (every subset of the terms, the best fit whose coefficients are all
+# non-negative; a handful of terms): for the CPU fits below.
+cat > "$out/nnls.py" <<'EOF'
+import itertools
+def solve(a, b):   # Gaussian elimination with partial pivoting; None if singular
+    n = len(a); m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        p = max(range(c, n), key=lambda r: abs(m[r][c]))
+        if abs(m[p][c]) < 1e-12: return None
+        m[c], m[p] = m[p], m[c]
+        for r in range(n):
+            if r != c:
+                f = m[r][c] / m[c][c]
+                m[r] = [x - f * y for x, y in zip(m[r], m[c])]
+    return [m[i][n] / m[i][i] for i in range(n)]
+def nnls(rows, y):
+    k = len(rows[0]); best = ([0.0] * k, sum(v * v for v in y))
+    for size in range(1, k + 1):
+        for cols in itertools.combinations(range(k), size):
+            a = [[sum(r[i] * r[j] for r in rows) for j in cols] for i in cols]
+            b = [sum(r[i] * v for r, v in zip(rows, y)) for i in cols]
+            x = solve(a, b)
+            if x is None or min(x) < 0: continue
+            coef = [0.0] * k
+            for c, v in zip(cols, x): coef[c] = v
+            res = sum((v - sum(c * q for c, q in zip(coef, r))) ** 2 for r, v in zip(rows, y))
+            if res < best[1] - 1e-15: best = (coef, res)
+    return best[0]
+EOF
 rm -f "$out/sim.txt" "$out/sim-fixed.txt"
 pids=()
+iports=()
 rpid=
 cleanup() { for p in "${pids[@]}" $rpid; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -92,6 +137,7 @@ for k in 0 1; do
   p=$(free_port)
   SWIFTLET_THREADS=1 taskset -c $k "$bin" instance "${margs[@]}" "${eng[@]}" --queue "$SWIFTLET_TEST_PG" --name "val-$k" --port "$p" \
     --log-level warning > "$out/instance-$k.log" 2>&1 & pids+=($!)
+  iports+=("$p")
   wait_health "http://127.0.0.1:$p"
 done
 for _ in $(seq 1 100); do
@@ -135,6 +181,17 @@ def tree(p): return own(p, True) + sum(tree(c) for c in kids.get(p, []))
 print(own(router), tree(pm) if pm else float("nan"), *[own(p) for p in insts])
 EOF
 }
+# The instances' group commit so far (their /metrics, summed): appends, tokens appended, append seconds.
+appends_now() {
+  for p in "${iports[@]}"; do curl -fs "http://127.0.0.1:$p/metrics"; done | python3 -c '
+import sys
+want = {"swiftlet:cluster_appends_total": 0, "swiftlet:cluster_appended_tokens_total": 1, "swiftlet:cluster_append_seconds_sum": 2}
+v = [0.0, 0.0, 0.0]
+for line in sys.stdin:
+    f = line.split()
+    if len(f) == 2 and f[0] in want: v[want[f[0]]] += float(f[1])
+print(*v)'
+}
 # Runs a command and writes its CPU seconds (user + system, all its threads) to a file.
 timed='import resource, subprocess, sys
 rc = subprocess.call(sys.argv[2:])
@@ -144,18 +201,20 @@ sys.exit(rc)'
 bench() {  # label rate seed extra...  (each run its own seed: no prompt of one run is in the instances' prefix cache from another)
   local label=$1 rate=$2 seed=$3 before after; shift 3
   [ -n "$sim_only" ] && return
-  before=$(cpu_now)
+  before=$(cpu_now); abefore=$(appends_now)
   python3 -c "$timed" "$out/cpu-client_$label" \
     "$bin" bench serve --base-url "http://127.0.0.1:$rp" --label "$label" --request-rate "$rate" --seed "$seed" "${work[@]}" "$@" \
     --save-result "$out/real_$label.json" > "$out/real_$label.txt" 2>&1
-  after=$(cpu_now)
-  python3 - "$before" "$after" "$(cat "$out/cpu-client_$label")" "$out/real_$label.json" > "$out/cpu_$label.json" <<'EOF'
+  after=$(cpu_now); aafter=$(appends_now)
+  python3 - "$before" "$after" "$(cat "$out/cpu-client_$label")" "$out/real_$label.json" "$abefore" "$aafter" > "$out/cpu_$label.json" <<'EOF'
 import json, sys
 b, a = [float(x) for x in sys.argv[1].split()], [float(x) for x in sys.argv[2].split()]
 d = [x - y for x, y in zip(a, b)]
+ab, aa = [float(x) for x in sys.argv[5].split()], [float(x) for x in sys.argv[6].split()]
 r = json.load(open(sys.argv[4]))
 print(json.dumps({"router": d[0], "postgres": d[1], "client": float(sys.argv[3]), "instances": d[2:],
-                  "requests": r["completed"], "tokens": r["total_output_tokens"], "duration": r["duration"]}))
+                  "requests": r["completed"], "tokens": r["total_output_tokens"], "duration": r["duration"],
+                  "appends": aa[0] - ab[0], "appended_tokens": aa[1] - ab[1], "append_seconds": aa[2] - ab[2]}))
 EOF
 }
 
@@ -165,16 +224,32 @@ EOF
 #   - Instance CPU beside the model, per token; then the per-step and dispatch gaps left (below).
 start_router round-robin
 bench warmup inf 99 --num-prompts 6 --max-concurrency 2
+bench calibration-one inf 15 --num-prompts 1 --output-len 1
+# CALIBRATION_FROM=<an earlier run's $OUT>: its calibration (calibration.env) instead of this run's loops: the
+# overheads measured on one workload, tried on another (e.g. WORKLOAD=prefix).
+if [ -n "${CALIBRATION_FROM:-}" ]; then
+  stop_router
+  # shellcheck disable=SC1091
+  . "$CALIBRATION_FROM/calibration.env"
+  host=(--host-cores "$cores" --host-cpu-per-request-ms "$hostreq" --host-cpu-per-token-us "$hosttok" --host-co-run-slowdown "$corun")
+  flush=()
+  [ -n "$flushlat" ] && flush=(--flush-latency-ms "$flushlat" --flush-host-cpu-us "$flushhost" --flush-instance-cpu-us "$flushinst")
+  echo "calibration from $CALIBRATION_FROM: $(tr '\n' ' ' < "$CALIBRATION_FROM/calibration.env")"
+else
 for c in 1 4; do bench "calibration-c$c" inf $((7 + c)) --num-prompts "$cal" --max-concurrency "$c"; done
 bench calibration-c64 inf 14 --num-prompts $((4 * cal)) --max-concurrency 64
 bench calibration-short inf 13 --num-prompts $((2 * cal)) --max-concurrency 4 --output-len 2
-bench calibration-one inf 15 --num-prompts 1 --output-len 1
+# An open loop at a low rate (below the comparison's rates): the append round trip of a mostly idle host.
+bench calibration-open "$calrate" 16 --num-prompts $((2 * cal))
 stop_router
 cores=${HOST_CORES:-$(nproc)}
-read -r hostreq hosttok < <(python3 - "$out" <<'EOF'
+read -r hostreq hosttok flushhost < <(python3 - "$out" <<'EOF'
 import json, sys
 d = sys.argv[1]
-names = ("c1", "c4", "c64", "short")
+sys.path.insert(0, d)
+from nnls import nnls
+import os
+names = ("c1", "c4", "c64", "short") + (("open",) if os.path.exists(f"{d}/cpu_calibration-open.json") else ())
 runs = [json.load(open(f"{d}/cpu_calibration-{k}.json")) for k in names]
 # The client's own start (loading the tokenizer, building the prompts) is not load: a run of one request measures it.
 start = json.load(open(f"{d}/cpu_calibration-one.json"))["client"]
@@ -182,25 +257,27 @@ print(f"client start-up CPU (a run of one request): {start:.2f} s, taken off eac
 for r in runs: r["client"] = max(0.0, r["client"] - start)
 for k, r in zip(names, runs):
     host = r["router"] + r["postgres"] + r["client"]
-    print(f"host CPU, calibration-{k}: {r['requests']} requests, {r['tokens']} tokens in {r['duration']:.2f} s: router "
+    app = r.get("appends", 0)
+    print(f"host CPU, calibration-{k}: {r['requests']} requests, {r['tokens']} tokens in {r['duration']:.2f} s, {app:.0f} appends "
+          f"({r['tokens'] / max(app, 1):.1f} tokens each, {r.get('append_seconds', 0) / max(app, 1) * 1000:.2f} ms): router "
           f"{r['router']:.2f} s, postgres {r['postgres']:.2f} s, client {r['client']:.2f} s ({host / r['tokens'] * 1e6:.0f} us/token "
           f"all told, {host / r['duration']:.2f} cores); instances {sum(r['instances']):.2f} s", file=sys.stderr)
-# Least squares host = R * requests + T * tokens (the 2 x 2 normal equations), both kept non-negative, over the
-# closed loops of 4 and 64 and the short one. CPU per token falls as the load grows (the instances' group commit
-# puts more tokens in each transaction, notification and relay), so the loop of one request at a time, whose
-# control plane also runs on the idle core, is left out: the fit stands for the loaded regime.
-xs = [(r["requests"], r["tokens"], r["router"] + r["postgres"] + r["client"]) for k, r in zip(names, runs) if k != "c1"]
-aa = sum(n * n for n, t, y in xs); ab = sum(n * t for n, t, y in xs); bb = sum(t * t for n, t, y in xs)
-ay = sum(n * y for n, t, y in xs); by = sum(t * y for n, t, y in xs)
-det = aa * bb - ab * ab
-R, T = (bb * ay - ab * by) / det, (aa * by - ab * ay) / det
-if R < 0: R, T = 0.0, by / bb
-if T < 0: R, T = ay / aa, 0.0
-print(f"{R * 1000:.3f} {T * 1e6:.1f}")
+if all("appends" in r for r in runs):
+    # With the group commit measured: host = R * requests + F * appends + T * tokens (non-negative least squares)
+    # over all the calibration runs. Per token the CPU falls with load because an append carries more tokens under load (5
+    # one request at a time, 45 at 64 on stories260K): F is that fixed cost per append.
+    R, F, T = nnls([[r["requests"], r["appends"], r["tokens"]] for r in runs], [r["router"] + r["postgres"] + r["client"] for r in runs])
+else:
+    # Older runs without the appends: host = R * requests + T * tokens over the loops of 4 and 64 and the short
+    # one (the loop of one request at a time, whose control plane also runs on the idle core, left out).
+    R, T = nnls([[r["requests"], r["tokens"]] for k, r in zip(names, runs) if k != "c1"],
+                [r["router"] + r["postgres"] + r["client"] for k, r in zip(names, runs) if k != "c1"])
+    F = 0.0
+print(f"{R * 1000:.3f} {T * 1e6:.1f} {F * 1e6:.1f}")
 EOF
 )
 host=(--host-cores "$cores" --host-cpu-per-request-ms "$hostreq" --host-cpu-per-token-us "$hosttok" --host-co-run-slowdown "$corun")
-echo "host CPU beside the instances: $hostreq ms per request + $hosttok us per token, on $cores cores"
+echo "host CPU beside the instances: $hostreq ms per request + $flushhost us per append + $hosttok us per token, on $cores cores"
 simcal() {  # name concurrency seed prompts sim-args...: the simulator on a calibration loop
   local name=$1 c=$2 sd=$3 np=$4; shift 4
   "$bin" cluster simulate --profile "$out/profile.json" --policies round-robin --instances 2 "${work[@]}" --seed "$sd" \
@@ -211,32 +288,67 @@ simcal() {  # name concurrency seed prompts sim-args...: the simulator on a cali
 # simulator without any overhead, on the same loop), per token. It is a step's per-token cost, --per-token-us.
 co=(--host-co-run-slowdown "$corun")
 simcal model 1 8 "$cal" "${co[@]}"; simcal model 4 11 "$cal" "${co[@]}"; simcal model 64 14 $((4 * cal)) "${co[@]}"
-read -r pertoken < <(python3 - "$out" <<'EOF'
-import json, re, sys
-d = sys.argv[1]
-num = den = 0.0
+read -r pertoken flushinst flushlat < <(python3 - "$out" "$hosttok" "$flushhost" "$cores" <<'EOF'
+import json, os, re, sys
+d, hosttok, flushhost, cores = sys.argv[1], float(sys.argv[2]) / 1e6, float(sys.argv[3]) / 1e6, float(sys.argv[4])
+sys.path.insert(0, d)
+from nnls import nnls
+rows, ys, runs = [], [], {}
 for c in (1, 4, 64):
-    r = json.load(open(f"{d}/cpu_calibration-c{c}.json"))
+    r = runs[c] = json.load(open(f"{d}/cpu_calibration-c{c}.json"))
     busy = sum(map(float, re.search(r"busy seconds ([0-9. ]+);", open(f"{d}/sim-cal-model-c{c}.txt").read()).group(1).split()))
     side = sum(r["instances"]) - busy
     print(f"instances, calibration-c{c}: {sum(r['instances']):.2f} CPU s, model {busy:.2f} s: {side / r['tokens'] * 1e6:.0f} us per token beside the model", file=sys.stderr)
-    if c != 1: num += side; den += r["tokens"]
-print(f"{max(0.0, num / den) * 1e6:.0f}")
+    rows.append([r.get("appends", 0), r["tokens"]]); ys.append(side)
+if all("appends" in r for r in runs.values()):
+    # side = Fi * appends + Ti * tokens over the three loops.
+    Fi, Ti = nnls(rows, ys)
+    # The append's round trip on a mostly idle host (the open loop at a low rate; the closed loop of one request
+    # at a time, kept hot, answers faster than an open loop does), less the control-plane CPU the simulator queues
+    # it for, at what the control plane gets beside one busy instance (the idle cores and half of the busy one).
+    r = json.load(open(f"{d}/cpu_calibration-open.json")) if os.path.exists(f"{d}/cpu_calibration-open.json") else runs[1]
+    cpu = (flushhost + hosttok * r["appended_tokens"] / r["appends"]) / max(1.0, cores - 0.5)
+    lat = max(0.0, r["append_seconds"] / r["appends"] - cpu)
+    print(f"append round trip, calibration-{'open' if r is not runs[1] else 'c1'}: {r['append_seconds'] / r['appends'] * 1000:.2f} ms "
+          f"({r['appended_tokens'] / r['appends']:.1f} tokens each), of which modelled CPU {cpu * 1000:.2f} ms", file=sys.stderr)
+else:
+    Fi, lat = 0.0, 0.0
+    Ti = max(0.0, sum(y for y, c in zip(ys, (1, 4, 64)) if c != 1) / sum(row[1] for row, c in zip(rows, (1, 4, 64)) if c != 1))
+print(f"{Ti * 1e6:.0f} {Fi * 1e6:.0f} {lat * 1000:.3f}")
 EOF
 )
+flush=()
+if [ "$flushhost" != "0.0" ] || [ "$flushinst" != "0" ] || [ "$flushlat" != "0.000" ]; then
+  flush=(--flush-latency-ms "$flushlat" --flush-host-cpu-us "$flushhost" --flush-instance-cpu-us "$flushinst")
+fi
+echo "group commit: $flushlat ms per append round trip, $flushhost us of host CPU + $flushinst us of instance CPU per append"
 # What the simulator with the host model and that per-token cost still misses: per step (the closed loop of one,
 # one token per step), and the TTFT at one request at a time less that, as the dispatch.
-simcal host 1 8 "$cal" "${host[@]}" --per-token-us "$pertoken"
-simcal host 4 11 "$cal" "${host[@]}" --per-token-us "$pertoken"
-read -r dispatch perstep < <(python3 - "$out" <<'EOF'
-import json, sys
-d = sys.argv[1]
+simcal host 1 8 "$cal" "${host[@]}" "${flush[@]}" --per-token-us "$pertoken"
+simcal host 4 11 "$cal" "${host[@]}" "${flush[@]}" --per-token-us "$pertoken"
+# With the group commit measured, the gaps are taken on the open loop at a low rate (a closed loop keeps the
+# control plane hot: its first tokens come sooner than an open loop's on this VM); else on the loop of one.
+have_open=
+if [ -s "$out/cpu_calibration-open.json" ] && [ ${#flush[@]} -gt 0 ]; then
+  have_open=1
+  "$bin" cluster simulate --profile "$out/profile.json" --policies round-robin --instances 2 "${work[@]}" --seed 16 \
+    --num-prompts $((2 * cal)) --request-rates "$calrate" "${host[@]}" "${flush[@]}" --per-token-us "$pertoken" \
+    --output-dir "$out/sim-cal-host-open" > "$out/sim-cal-host-open.txt"
+fi
+read -r dispatch perstep < <(python3 - "$out" "$have_open" <<'EOF'
+import glob, json, sys
+d, have_open = sys.argv[1], sys.argv[2]
 def gap(c, k):
-    r = json.load(open(f"{d}/real_calibration-c{c}.json")); s = json.load(open(f"{d}/sim-cal-host-c{c}/round-robin_x2_rate-inf.json"))
+    if c == "open":
+        r = json.load(open(f"{d}/real_calibration-open.json")); s = json.load(open(glob.glob(f"{d}/sim-cal-host-open/round-robin_x2_rate-*.json")[0]))
+    else:
+        r = json.load(open(f"{d}/real_calibration-c{c}.json")); s = json.load(open(f"{d}/sim-cal-host-c{c}/round-robin_x2_rate-inf.json"))
     return r[k] - s[k]
-a = max(0.0, gap(1, "median_tpot_ms"))
-print(f"TPOT gap left at 4 requests at a time: {gap(4, 'median_tpot_ms') - a:+.3f} ms", file=sys.stderr)
-print(f"{max(0.0, gap(1, 'median_ttft_ms') - a):.2f} {a * 1000:.0f}")
+base = "open" if have_open else 1
+a = max(0.0, gap(base, "median_tpot_ms"))
+print(f"gaps at calibration-{'open' if have_open else 'c1'}: TTFT {gap(base, 'median_ttft_ms'):+.3f} ms, TPOT {gap(base, 'median_tpot_ms'):+.3f} ms; "
+      f"TPOT gap left at 4 requests at a time: {gap(4, 'median_tpot_ms') - a:+.3f} ms", file=sys.stderr)
+print(f"{max(0.0, gap(base, 'median_ttft_ms') - a):.2f} {a * 1000:.0f}")
 EOF
 )
 # For comparison, the fixed overheads alone (before the host model): the TPOT gaps of the loops of 1 and 4 as
@@ -257,30 +369,45 @@ EOF
 )
 echo "calibrated cluster overhead with the host model: $dispatch ms of TTFT, $perstep us per step + $pertoken us per token (measured)"
 echo "  (fixed overheads only: $fdispatch ms of TTFT, $fperstep us per step + $fpertoken us per token)"
+[ ${#flush[@]} -gt 0 ] || { flushlat=; flushhost=; flushinst=; }
+for v in cores corun hostreq hosttok flushhost flushinst flushlat pertoken dispatch perstep fdispatch fperstep fpertoken; do
+  printf '%s=%q\n' "$v" "${!v}"
+done > "$out/calibration.env"
+fi
 
 IFS=, read -ra pols <<< "$policies"
 IFS=, read -ra rs <<< "$rates"
+# REPEAT=k: every cell k times (rounds over all policies and rates, so a slow spell of the machine spreads over the
+# cells), each with its own seed; the table compares medians over the rounds and shows the real runs' spread.
+reps=${REPEAT:-1}
 seed=100
-for pol in "${pols[@]}"; do
-  start_router "$pol"
-  for r in "${rs[@]}"; do
-    seed=$((seed + 1))
-    bench "${pol}_rate-$r" "$r" "$seed" --num-prompts "$n"
-    sim=("$bin" cluster simulate --profile "$out/profile.json" --policies "$pol" --instances 2 "${work[@]}" --seed "$seed"
-         --num-prompts "$n" --request-rates "$r")
-    "${sim[@]}" --dispatch-ms "$dispatch" --step-overhead-us "$perstep" --per-token-us "$pertoken" "${host[@]}" \
-      --output-dir "$out/sim" >> "$out/sim.txt"
-    "${sim[@]}" --dispatch-ms "$fdispatch" --step-overhead-us "$fperstep" --per-token-us "$fpertoken" \
-      --output-dir "$out/sim-fixed" >> "$out/sim-fixed.txt"
+for j in $(seq 1 "$reps"); do
+  sfx=; [ "$j" -gt 1 ] && sfx="_rep$j"
+  for pol in "${pols[@]}"; do
+    start_router "$pol"
+    for r in "${rs[@]}"; do
+      seed=$((seed + 1))
+      bench "${pol}_rate-$r$sfx" "$r" "$seed" --num-prompts "$n"
+      sim=("$bin" cluster simulate --profile "$out/profile.json" --policies "$pol" --instances 2 "${work[@]}" --seed "$seed"
+           --num-prompts "$n" --request-rates "$r")
+      mkdir -p "$out/sim$sfx" "$out/sim-fixed$sfx"
+      "${sim[@]}" --dispatch-ms "$dispatch" --step-overhead-us "$perstep" --per-token-us "$pertoken" "${host[@]}" "${flush[@]}" \
+        --output-dir "$out/sim$sfx" >> "$out/sim.txt"
+      "${sim[@]}" --dispatch-ms "$fdispatch" --step-overhead-us "$fperstep" --per-token-us "$fpertoken" \
+        --output-dir "$out/sim-fixed$sfx" >> "$out/sim-fixed.txt"
+    done
+    stop_router
   done
-  stop_router
 done
 
-python3 - "$out" "$policies" "$rates" "$model" \
-  "$dispatch ms + $perstep us/step + $pertoken us/token; host CPU $hostreq ms/request + $hosttok us/token on $cores cores; co-run +$corun" <<'EOF' | tee "$out/table.md"
-import json, sys
-out, pols, rates, model, overhead = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(","), sys.argv[4], sys.argv[5]
+python3 - "$out" "$policies" "$rates" "$model" "$reps" \
+  "$dispatch ms + $perstep us/step + $pertoken us/token; host CPU $hostreq ms/request + $hosttok us/token on $cores cores; co-run +$corun; group commit ${flushlat:-0} ms + ${flushhost:-0} us host + ${flushinst:-0} us instance CPU per append" <<'EOF' | tee "$out/table.md"
+import json, statistics, sys
+out, pols, rates, model, reps, overhead = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(","), sys.argv[4], int(sys.argv[5]), sys.argv[6]
+med = statistics.median
 print(f"model {model}, 2 instances (1 thread, 1 core each), calibrated overhead {overhead}")
+if reps > 1:
+    print(f"each cell run {reps} times (own seeds): medians over the runs of each run's median; the real runs' range in brackets")
 print("| policy | rate | real TTFT p50 | sim TTFT p50 | err | fixed-only err | real TPOT p50 | sim TPOT p50 | err | fixed-only err | real host CPU | ok real/sim |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 keys = ("median_ttft_ms", "median_tpot_ms")
@@ -288,25 +415,43 @@ start = json.load(open(f"{out}/cpu_calibration-one.json"))["client"]
 rank, worst, fworst = {}, 0.0, 0.0
 for r in rates:
     for p in pols:
-        a = json.load(open(f"{out}/real_{p}_rate-{r}.json"))
-        s = json.load(open(f"{out}/sim/{p}_x2_rate-{r}.json"))
-        f = json.load(open(f"{out}/sim-fixed/{p}_x2_rate-{r}.json"))
-        c = json.load(open(f"{out}/cpu_{p}_rate-{r}.json"))
+        sfx = [""] + [f"_rep{j}" for j in range(2, reps + 1)]
+        A = [json.load(open(f"{out}/real_{p}_rate-{r}{x}.json")) for x in sfx]
+        S = [json.load(open(f"{out}/sim{x}/{p}_x2_rate-{r}.json")) for x in sfx]
+        F = [json.load(open(f"{out}/sim-fixed{x}/{p}_x2_rate-{r}.json")) for x in sfx]
+        C = [json.load(open(f"{out}/cpu_{p}_rate-{r}{x}.json")) for x in sfx]
+        a = {k: med([q[k] for q in A]) for k in keys + ("mean_e2el_ms",)}
+        s = {k: med([q[k] for q in S]) for k in keys + ("mean_e2el_ms",)}
+        f = {k: med([q[k] for q in F]) for k in keys + ("mean_e2el_ms",)}
         e = {k: s[k] / a[k] - 1 for k in keys}
         fe = {k: f[k] / a[k] - 1 for k in keys}
         worst = max(worst, *map(abs, e.values())); fworst = max(fworst, *map(abs, fe.values()))
-        hostcpu = (c["router"] + c["postgres"] + max(0.0, c["client"] - start)) / c["duration"]
-        print(f"| {p} | {r} | {a[keys[0]]:.1f} | {s[keys[0]]:.1f} | {e[keys[0]]:+.0%} | {fe[keys[0]]:+.0%} | "
-              f"{a[keys[1]]:.2f} | {s[keys[1]]:.2f} | {e[keys[1]]:+.0%} | {fe[keys[1]]:+.0%} | {hostcpu:.2f} cores | "
-              f"{a['completed']}/{s['completed']} |")
-        rank.setdefault(r, {})[p] = (a["mean_e2el_ms"], s["mean_e2el_ms"], f["mean_e2el_ms"])
+        hostcpu = med([(c["router"] + c["postgres"] + max(0.0, c["client"] - start)) / c["duration"] for c in C])
+        def real(k, fmt):
+            v = format(a[k], fmt)
+            return v if reps == 1 else f"{v} [{format(min(q[k] for q in A), fmt)}-{format(max(q[k] for q in A), fmt)}]"
+        print(f"| {p} | {r} | {real(keys[0], '.1f')} | {s[keys[0]]:.1f} | {e[keys[0]]:+.0%} | {fe[keys[0]]:+.0%} | "
+              f"{real(keys[1], '.2f')} | {s[keys[1]]:.2f} | {e[keys[1]]:+.0%} | {fe[keys[1]]:+.0%} | {hostcpu:.2f} cores | "
+              f"{sum(q['completed'] for q in A)}/{sum(q['completed'] for q in S)} |")
+        rank.setdefault(r, {})[p] = (a["mean_e2el_ms"], s["mean_e2el_ms"], f["mean_e2el_ms"], [q["mean_e2el_ms"] for q in A])
 print()
+# The ranking: by mean E2E latency (medians over the runs). With REPEAT > 1 a pair of policies whose real runs'
+# ranges overlap is a tie, which any simulated order matches: only the pairs the real runs tell apart must agree.
 same, fsame = True, True
 for r, d in rank.items():
     real, sim, fix = (sorted(d, key=lambda p: d[p][j]) for j in range(3))
-    same &= real == sim; fsame &= real == fix
-    print(f"rate {r}: ranking by mean E2E latency, real: {' < '.join(real)}; simulated: {' < '.join(sim)}"
-          f" ({'same' if real == sim else 'DIFFERENT'}); fixed overheads only: {'same' if real == fix else 'DIFFERENT'}")
+    def agrees(order):
+        for i, p in enumerate(real):
+            for q in real[i + 1:]:
+                if reps > 1 and max(d[p][3]) >= min(d[q][3]): continue   # the real runs overlap: a tie
+                if order.index(p) > order.index(q): return False
+        return True
+    ties = [f"{p} ~ {q}" for i, p in enumerate(real) for q in real[i + 1:] if reps > 1 and max(d[p][3]) >= min(d[q][3])]
+    ok, fok = agrees(sim), agrees(fix)
+    same &= ok; fsame &= fok
+    tie = f" (real runs overlap: {', '.join(ties)})" if ties else ""
+    print(f"rate {r}: ranking by mean E2E latency, real: {' < '.join(real)}{tie}; simulated: {' < '.join(sim)}"
+          f" ({'same' if ok else 'DIFFERENT'}); fixed overheads only: {'same' if fok else 'DIFFERENT'}")
 print(f"\nlargest median error {worst:.0%} (fixed overheads only {fworst:.0%}); rankings {'identical' if same else 'differ'}"
       f" (fixed overheads only: {'identical' if fsame else 'differ'})")
 EOF
