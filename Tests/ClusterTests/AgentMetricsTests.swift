@@ -60,7 +60,13 @@ final class SummingMetrics: MetricsFactory, Sendable {
             for try await n in group { received += n }
         }
         try #require(received == 4 * 64, "the requests got \(received) tokens")
-        // The final append lands before the router relays the end, so the counts are complete here.
+        // The agent counts an append when its answer is back, which can come after the router has relayed what it
+        // stored: wait until every received token is counted and every counted append timed.
+        let settled = await eventually {
+            metrics.value("swiftlet:cluster_appended_tokens_total").sum >= Double(received)
+                && metrics.value("swiftlet:cluster_append_seconds").count == Int(metrics.value("swiftlet:cluster_appends_total").sum)
+        }
+        #expect(settled, "the agent's counts did not settle")
         let appends = metrics.value("swiftlet:cluster_appends_total").sum
         let tokens = metrics.value("swiftlet:cluster_appended_tokens_total").sum
         let timed = metrics.value("swiftlet:cluster_append_seconds")
