@@ -231,7 +231,7 @@ if [ -n "${CALIBRATION_FROM:-}" ]; then
   stop_router
   # shellcheck disable=SC1091
   . "$CALIBRATION_FROM/calibration.env"
-  host=(--host-cores "$cores" --host-cpu-per-request-ms "$hostreq" --host-cpu-per-token-us "$hosttok" --host-co-run-slowdown "$corun")
+  host=(--host-cores "$cores" --host-cpu-per-request-ms "$hostreq" --host-cpu-per-token-us "$hosttok" --host-co-run-slowdown "$corun" --host-hop-queueing)
   flush=()
   [ -n "$flushlat" ] && flush=(--flush-latency-ms "$flushlat" --flush-host-cpu-us "$flushhost" --flush-instance-cpu-us "$flushinst")
   echo "calibration from $CALIBRATION_FROM: $(tr '\n' ' ' < "$CALIBRATION_FROM/calibration.env")"
@@ -276,7 +276,7 @@ else:
 print(f"{R * 1000:.3f} {T * 1e6:.1f} {F * 1e6:.1f}")
 EOF
 )
-host=(--host-cores "$cores" --host-cpu-per-request-ms "$hostreq" --host-cpu-per-token-us "$hosttok" --host-co-run-slowdown "$corun")
+host=(--host-cores "$cores" --host-cpu-per-request-ms "$hostreq" --host-cpu-per-token-us "$hosttok" --host-co-run-slowdown "$corun" --host-hop-queueing)
 echo "host CPU beside the instances: $hostreq ms per request + $flushhost us per append + $hosttok us per token, on $cores cores"
 simcal() {  # name concurrency seed prompts sim-args...: the simulator on a calibration loop
   local name=$1 c=$2 sd=$3 np=$4; shift 4

@@ -109,11 +109,15 @@ public struct HostCPU: Sendable, Equatable {
     /// are their own). Measured as a profile taken beside a second engine stepping on another core, against one
     /// taken alone (scripts/validate-simulator.sh). Applies whether or not `cores` is set.
     public var coRun: Double
+    /// The control plane's latency hops (`ClusterOverhead.dispatch`, `FlushModel.latency`) stretch by its
+    /// utilization (`HostCPUState.hop`): measured on stories260K here, a first token's path grew ×11 from 10 to
+    /// 40 req/s while no CPU queue built up. Needs `cores`.
+    public var hopQueueing = false
 
     public init(cores: Double = 0, perRequest: Double = 0, perToken: Double = 0, maxShare: Double = 0.5, window: Double = 0.1,
-                coRun: Double = 0) {
+                coRun: Double = 0, hopQueueing: Bool = false) {
         self.cores = cores; self.perRequest = perRequest; self.perToken = perToken; self.maxShare = maxShare; self.window = window
-        self.coRun = coRun
+        self.coRun = coRun; self.hopQueueing = hopQueueing
     }
 
     public var isOn: Bool { cores > 0 && (perRequest > 0 || perToken > 0) }
@@ -168,6 +172,15 @@ struct HostCPUState {
         backlog += seconds
         let cap = capacity
         return cap > 0 ? backlog / cap : 0
+    }
+
+    /// How much longer a latency hop of the control plane takes (the dispatch, an append's round trip): with
+    /// `HostCPU.hopQueueing`, 1 / (1 − ρ), ρ the control plane's CPU rate over what it can use now (at most 0.95):
+    /// the processes on the hop's path wait for a CPU behind the rest of the control plane (processor sharing).
+    var hop: Double {
+        guard host.hopQueueing else { return 1 }
+        let rho = min(0.95, rate / max(capacity, 1e-9))
+        return 1 / (1 - rho)
     }
 
     /// How much longer a step takes: 1 / (the share of its core a busy instance keeps).
@@ -416,7 +429,7 @@ public struct ClusterSimulator {
                 let i = Int(a.requestId), k = byName[a.instance]!
                 reqs[i].instance = k; reqs[i].assignedAt = now; reqs[i].admitted = false; reqs[i].attempts += 1
                 insts[k].held.insert(i)
-                push(now + o.dispatch + hostDelay(0), .admit(instance: k, request: i, epoch: insts[k].epoch))
+                push(now + o.dispatch * (cpu?.hop ?? 1) + hostDelay(0), .admit(instance: k, request: i, epoch: insts[k].epoch))
             }
             queue.removeFirst(placed.count)
         }
@@ -451,7 +464,7 @@ public struct ClusterSimulator {
             insts[k].owed += o.flush.instanceCPU
             let tokens = batch.reduce(0) { $0 + $1.tokens }
             let wait = hostDelay(o.flush.hostCPU + o.host.perToken * Double(tokens))
-            push(now + o.flush.latency + wait, .flushDone(instance: k, epoch: insts[k].epoch))
+            push(now + o.flush.latency * (cpu?.hop ?? 1) + wait, .flushDone(instance: k, epoch: insts[k].epoch))
         }
 
         /// The append in flight landed: its tokens (and ends) reach the client; the next append goes out.

@@ -65,6 +65,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Shared host: how much longer a step takes per other instance stepping at the same time (memory bandwidth, shared cache), as a fraction (0.2: 20% longer beside one busy neighbour); measure it with a profile taken beside a running engine.")
     var hostCoRunSlowdown: Double = 0
 
+    @Flag(help: "Shared host: the dispatch and each append's round trip stretch by 1/(1 - the control plane's CPU utilization), as processes waiting for a CPU behind the rest of the control plane.")
+    var hostHopQueueing = false
+
     @Option(help: "Group commit: an instance's append round trip on an idle host, milliseconds (with any --flush-* option: tokens reach the client when the append carrying them lands; one append in flight per instance). See FlushModel.")
     var flushLatencyMs: Double = 0
 
@@ -139,7 +142,7 @@ struct Simulate: AsyncParsableCommand {
                                        heartbeat: heartbeatMs / 1000, lease: leaseSeconds,
                                        host: HostCPU(cores: hostCores, perRequest: hostCpuPerRequestMs / 1000, perToken: hostCpuPerTokenUs / 1e6,
                                                      maxShare: hostMaxShare, window: hostWindowMs / 1000,
-                                                     coRun: hostCoRunSlowdown))
+                                                     coRun: hostCoRunSlowdown, hopQueueing: hostHopQueueing))
         overhead.flush = FlushModel(latency: flushLatencyMs / 1000, hostCPU: flushHostCpuUs / 1e6, instanceCPU: flushInstanceCpuUs / 1e6)
         let bounds = try workload.bounds()
         var exploration = Exploration(

@@ -403,6 +403,21 @@ final class StepRecorder: MetricsFactory, RecorderHandler, CounterHandler, Timer
         #expect(tpot(fixed) < tpot(linear), "per append \(tpot(fixed)), per token \(tpot(linear))")
     }
 
+    @Test func hopsQueueBehindABusyControlPlane() {
+        // A busy control plane (15 ms of CPU per request at 30 req/s: about half a core, against what it can use of
+        // two): with hop queueing the dispatch and the appends wait for a CPU, so first tokens come later; with an
+        // idle one (2 req/s), hardly.
+        let f = FlushModel(latency: 0.002, hostCPU: 5e-4)
+        let busy = HostCPU(cores: 2, perRequest: 15e-3), queued = HostCPU(cores: 2, perRequest: 15e-3, hopQueueing: true)
+        let ttft = { (r: SimulationResult) in BenchmarkMetrics(outcomes: r.outcomes, duration: r.duration).ttft.median }
+        let hi = ttft(sim(f, rate: 30, host: busy)), hiQ = ttft(sim(f, rate: 30, host: queued))
+        let lo = ttft(sim(f, rate: 2, host: busy)), loQ = ttft(sim(f, rate: 2, host: queued))
+        #expect(hiQ > hi * 1.1, "\(hi) \(hiQ)")
+        #expect(loQ >= lo && loQ / lo - 1 < (hiQ / hi - 1) / 2, "\(lo) \(loQ)")
+        // Off without the shared-host model.
+        #expect(sim(f, rate: 150, host: HostCPU(hopQueueing: true)) == sim(f, rate: 150))
+    }
+
     @Test func instanceCPUPerAppendLengthensItsSteps() {
         let base = sim(FlushModel(latency: 0.001), rate: 40)
         let cost = sim(FlushModel(latency: 0.001, instanceCPU: 5e-4), rate: 40)
