@@ -233,6 +233,9 @@ public struct SimulationConfig: Sendable {
     /// Most requests in flight from the client (bench's --max-concurrency): a request due while the limit is
     /// reached is sent when one finishes, and its latencies count from then, as the load tester counts them.
     public var maxConcurrency: Int?
+    /// The router's admission limit (`swiftlet router --max-queued-requests`): a request arriving while this many
+    /// are waiting for their first token is answered 429 at once and counts as failed. nil: no limit.
+    public var maxQueuedRequests: Int?
 
     public init(instances: [SimInstanceSpec], policy: RoutingPolicyKind, overhead: ClusterOverhead = ClusterOverhead(),
                 scenario: SimScenario = SimScenario(), seed: UInt64 = 0x5eed, maxAttempts: Int = 3) {
@@ -259,6 +262,10 @@ public struct SimInstanceSummary: Sendable, Equatable {
     /// Appends to the queue (with `ClusterOverhead.flush` on; else 0).
     public var appends: Int = 0
 }
+
+/// The message of a request the router's admission limit turned away (`SimulationConfig.maxQueuedRequests`), as
+/// `swiftlet bench serve` records a 429.
+public let simulatedRateLimitError = "HTTP 429: too many requests are waiting for their first token"
 
 public struct SimulationResult: Sendable, Equatable {
     /// In trace order, as `swiftlet bench serve` reports them.
@@ -295,6 +302,8 @@ public struct ClusterSimulator {
             case kick(instance: Int)
             /// The instance's append in flight landed (FlushModel).
             case flushDone(instance: Int, epoch: Int)
+            /// The request's first token reached the client: it no longer counts against the admission limit.
+            case firstToken(Int)
         }
         static func < (a: Event, b: Event) -> Bool { (a.time, a.seq) < (b.time, b.seq) }
         static func == (a: Event, b: Event) -> Bool { a.time == b.time && a.seq == b.seq }
@@ -314,6 +323,8 @@ public struct ClusterSimulator {
         var produced = false
         var doneAt: Double?
         var failed: String?
+        /// Counted against the admission limit (arrived, admitted, no first token yet).
+        var waiting = false
     }
 
     struct Inst {
@@ -368,7 +379,18 @@ public struct ClusterSimulator {
         var remaining = reqs.count
         var inFlight = 0
         var deferred: [Int] = []
+        /// Requests waiting for their first token (the router's admission count).
+        var waiting = 0
+        func release(_ i: Int) {
+            if reqs[i].waiting { reqs[i].waiting = false; waiting -= 1 }
+        }
+        /// Records a token reaching the client at `t`; the first one releases the request's admission ticket then.
+        func deliver(_ i: Int, _ n: Int, at t: Double) {
+            if reqs[i].tokenTimes.isEmpty, n > 0, reqs[i].waiting { push(t, .firstToken(i)) }
+            for _ in 0..<n { reqs[i].tokenTimes.append(t) }
+        }
         func ended(_ i: Int, at t: Double) {
+            if reqs[i].tokenTimes.isEmpty { release(i) }   // failed before its first token
             remaining -= 1
             inFlight -= 1
             if !deferred.isEmpty { push(max(t, reqs[deferred[0]].arrival), .arrival(deferred.removeFirst())) }
@@ -474,7 +496,7 @@ public struct ClusterSimulator {
             var anyFinished = false
             for (i, n, finished) in batch {
                 let at = max(now + o.relay, reqs[i].tokenTimes.last ?? 0)
-                for _ in 0..<n { reqs[i].tokenTimes.append(at) }
+                deliver(i, n, at: at)
                 if finished {
                     insts[k].held.remove(i)
                     insts[k].served += 1
@@ -499,7 +521,7 @@ public struct ClusterSimulator {
                 sampled[s.requestId] = Self.token(request: i, position: reqs[i].delivered)
                 reqs[i].delivered += 1
                 reqs[i].produced = true
-                reqs[i].tokenTimes.append(max(now + o.relay + wait, reqs[i].tokenTimes.last ?? 0))
+                deliver(i, 1, at: max(now + o.relay + wait, reqs[i].tokenTimes.last ?? 0))
             }
             let finished = insts[k].scheduler.update(after: plan, sampled: sampled)
             for f in finished {
@@ -546,6 +568,14 @@ public struct ClusterSimulator {
                 if let limit = config.maxConcurrency, inFlight >= limit { deferred.append(i); break }
                 reqs[i].arrival = now
                 inFlight += 1
+                if let limit = config.maxQueuedRequests, waiting >= limit {
+                    reqs[i].failed = simulatedRateLimitError
+                    reqs[i].doneAt = now
+                    ended(i, at: now)
+                    break
+                }
+                reqs[i].waiting = true
+                waiting += 1
                 _ = hostDelay(o.host.perRequest)
                 queue.append(i)
                 route(now)
@@ -572,6 +602,8 @@ public struct ClusterSimulator {
                 push(now, .kick(instance: k))
             case .kick(let k):
                 startStep(k, now)
+            case .firstToken(let i):
+                release(i)
             case .flushDone(let k, let epoch):
                 guard insts[k].epoch == epoch, insts[k].alive else { break }
                 finishFlush(k, now)

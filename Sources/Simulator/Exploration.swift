@@ -19,6 +19,9 @@ public struct Exploration: Sendable {
     public var seed: UInt64
     /// Client-side limit on requests in flight (closed loop), as bench's --max-concurrency.
     public var maxConcurrency: Int? = nil
+    /// The router's admission limits to sweep (`SimulationConfig.maxQueuedRequests`; nil: none). With more than one,
+    /// every point's label names its limit ("round-robin x2 q64").
+    public var queueLimits: [Int?] = [nil]
 
     public init(policies: [RoutingPolicyKind], instanceCounts: [Int], rates: [Double], burstiness: Double = 1,
                 profiles: [EngineProfile], capacity: Int? = nil, overhead: ClusterOverhead = ClusterOverhead(),
@@ -36,31 +39,44 @@ public struct Exploration: Sendable {
         public var simulation: SimulationResult
         /// Real seconds the simulation took.
         public var wallSeconds: Double
+        /// The admission limit it ran with.
+        public var queueLimit: Int? = nil
+        /// "policy xN", and " qL" when the sweep has several admission limits.
+        public var label: String
     }
 
-    public func config(policy: RoutingPolicyKind, instances n: Int) -> SimulationConfig {
+    public func config(policy: RoutingPolicyKind, instances n: Int, queueLimit: Int? = nil) -> SimulationConfig {
         let specs = (0..<n).map { i in
             SimInstanceSpec(name: "sim-\(i)", profile: profiles[i % profiles.count], capacity: capacity)
         }
-        return SimulationConfig(instances: specs, policy: policy, overhead: overhead, scenario: scenario, seed: seed,
-                                maxConcurrency: maxConcurrency)
+        var c = SimulationConfig(instances: specs, policy: policy, overhead: overhead, scenario: scenario, seed: seed,
+                                 maxConcurrency: maxConcurrency)
+        c.maxQueuedRequests = queueLimit
+        return c
+    }
+
+    /// A point's label: "policy xN", with " qL" (or " q-" for no limit) when several admission limits are swept.
+    public func label(_ p: RoutingPolicyKind, _ n: Int, queueLimit: Int?) -> String {
+        queueLimits.count > 1 ? Self.label(p, n) + " q" + (queueLimit.map(String.init) ?? "-") : Self.label(p, n)
     }
 
     /// One point: `trace` retimed to `rate` (unless nil: its own arrival times).
     public func simulate(_ trace: [TraceRequest], policy: RoutingPolicyKind, instances n: Int, rate: Double?,
-                         label: String? = nil) -> Point {
+                         queueLimit: Int? = nil, label: String? = nil) -> Point {
         let timed = rate.map { Traces.retimed(trace, rate: $0, burstiness: burstiness, seed: seed) } ?? trace
         let t0 = ContinuousClock.now
-        let sim = ClusterSimulator(config: config(policy: policy, instances: n)).run(timed)
+        let sim = ClusterSimulator(config: config(policy: policy, instances: n, queueLimit: queueLimit)).run(timed)
         let wall = ContinuousClock.now - t0
         let r = rate ?? Self.meanRate(timed)
-        let target = BenchTarget(baseURL: "simulated", model: profiles[0].model, label: label ?? Self.label(policy, n))
+        let name = label ?? self.label(policy, n, queueLimit: queueLimit)
+        let target = BenchTarget(baseURL: "simulated", model: profiles[0].model, label: name)
         let shape = LoadShape(requestRate: r, burstiness: burstiness, maxConcurrency: maxConcurrency, seed: seed)
         let result = BenchmarkResult(target: target, model: profiles[0].model, tokenizerID: nil, datasetName: "trace",
                                      shape: shape, goodput: goodput, outcomes: sim.outcomes, duration: sim.duration,
                                      date: Date(timeIntervalSince1970: 0))
         let secs = Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18
-        return Point(policy: policy, instances: n, rate: r, result: result, simulation: sim, wallSeconds: secs)
+        return Point(policy: policy, instances: n, rate: r, result: result, simulation: sim, wallSeconds: secs,
+                     queueLimit: queueLimit, label: name)
     }
 
     public static func label(_ p: RoutingPolicyKind, _ n: Int) -> String { "\(p.rawValue) x\(n)" }
@@ -70,16 +86,19 @@ public struct Exploration: Sendable {
         return Double(t.count - 1) / last
     }
 
-    /// Every point, in policy → instances → rate order. Rates nil: the trace's own timing (one point per cell).
+    /// Every point, in policy → instances → admission limit → rate order. Rates nil: the trace's own timing (one
+    /// point per cell).
     public func run(_ trace: [TraceRequest], progress: (Point) -> Void = { _ in }) -> [Point] {
         var out: [Point] = []
         let rs: [Double?] = rates.isEmpty ? [nil] : rates.map { Optional($0) }
         for p in policies {
             for n in instanceCounts {
-                for r in rs {
-                    let pt = simulate(trace, policy: p, instances: n, rate: r)
-                    progress(pt)
-                    out.append(pt)
+                for q in queueLimits.isEmpty ? [nil] : queueLimits {
+                    for r in rs {
+                        let pt = simulate(trace, policy: p, instances: n, rate: r, queueLimit: q)
+                        progress(pt)
+                        out.append(pt)
+                    }
                 }
             }
         }
@@ -91,7 +110,7 @@ public struct Exploration: Sendable {
         var order: [String] = []
         var by: [String: [SweepPoint]] = [:]
         for p in points {
-            let l = label(p.policy, p.instances)
+            let l = p.label
             if by[l] == nil { order.append(l) }
             by[l, default: []].append(SweepPoint(variable: .rate(p.rate), result: p.result))
         }
@@ -126,16 +145,17 @@ public struct Exploration: Sendable {
             let fill = String(repeating: " ", count: max(0, w - x.count))
             return left ? x + fill : fill + x
         }
-        let heads = ["rate", "ok", "good%", "ttft p50", "ttft p99", "tpot p50", "tpot p99", "e2el p50", "tok/s", "sim s"]
+        let heads = ["rate", "ok", "429", "good%", "ttft p50", "ttft p99", "tpot p50", "tpot p99", "e2el p50", "tok/s", "sim s"]
         var out = pad("config", 24, left: true) + heads.map { pad($0, 10) }.joined() + "\n"
         for p in points {
             let m = p.result.metrics
-            let cells = [p.rate.isFinite ? String(format: "%.2f", p.rate) : "inf", "\(m.completed)",
+            let rejected = p.simulation.outcomes.filter { $0.error == simulatedRateLimitError }.count
+            let cells = [p.rate.isFinite ? String(format: "%.2f", p.rate) : "inf", "\(m.completed)", "\(rejected)",
                          String(format: "%.1f", goodShare(p) * 100), String(format: "%.1f", m.ttft.median),
                          String(format: "%.1f", m.ttft.p99), String(format: "%.2f", m.tpot.median),
                          String(format: "%.2f", m.tpot.p99), String(format: "%.1f", m.e2el.median),
                          String(format: "%.1f", m.outputThroughput), String(format: "%.3f", p.wallSeconds)]
-            out += pad(label(p.policy, p.instances), 24, left: true) + cells.map { pad($0, 10) }.joined() + "\n"
+            out += pad(p.label, 24, left: true) + cells.map { pad($0, 10) }.joined() + "\n"
         }
         return out
     }

@@ -77,6 +77,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Group commit: the instance's own CPU microseconds per append (on its core: it lengthens the next step).")
     var flushInstanceCpuUs: Double = 0
 
+    @Option(help: "Comma-separated admission limits of the router (`swiftlet router --max-queued-requests`, default as there): a request arriving while this many wait for their first token gets 429; 'none' for no limit. Several: a sweep, each point labelled with its limit.")
+    var maxQueuedRequests: String = "1024"
+
     @Option(help: "Instance heartbeat period, milliseconds (how stale the router's view of the load is).")
     var heartbeatMs: Double = 500
 
@@ -144,6 +147,14 @@ struct Simulate: AsyncParsableCommand {
                                                      maxShare: hostMaxShare, window: hostWindowMs / 1000,
                                                      coRun: hostCoRunSlowdown, hopQueueing: hostHopQueueing))
         overhead.flush = FlushModel(latency: flushLatencyMs / 1000, hostCPU: flushHostCpuUs / 1e6, instanceCPU: flushInstanceCpuUs / 1e6)
+        let limits = try maxQueuedRequests.split(separator: ",").map { s throws -> Int? in
+            let t = s.trimmingCharacters(in: .whitespaces)
+            if t == "none" { return nil }
+            guard let n = Int(t), n >= 1 else {
+                throw ValidationError("--max-queued-requests: '\(s)' is neither a positive integer nor 'none'")
+            }
+            return n
+        }
         let bounds = try workload.bounds()
         var exploration = Exploration(
             policies: pols, instanceCounts: counts, rates: rates ?? (trace == nil ? [.infinity] : []),
@@ -151,6 +162,7 @@ struct Simulate: AsyncParsableCommand {
             scenario: try scenario.map { try SimScenario(parsing: $0) } ?? SimScenario(), goodput: bounds,
             seed: workload.seed)
         exploration.maxConcurrency = workload.maxConcurrency
+        exploration.queueLimits = limits
         let t0 = ContinuousClock.now
         let points = exploration.run(requests)
         let wall = ContinuousClock.now - t0
@@ -160,14 +172,14 @@ struct Simulate: AsyncParsableCommand {
             let busy = p.simulation.instances.map { String(format: "%.4f", $0.busySeconds) }.joined(separator: " ")
             let steps = p.simulation.instances.map { String($0.steps) }.joined(separator: " ")
             let appends = p.simulation.instances.map { String($0.appends) }.joined(separator: " ")
-            print("instances of \(Exploration.label(p.policy, p.instances)) at \(p.rate): busy seconds \(busy); steps \(steps); appends \(appends)")
+            print("instances of \(p.label) at \(p.rate): busy seconds \(busy); steps \(steps); appends \(appends)")
         }
         print("simulated \(points.count) configurations in \(wall)")
         if bounds != nil {
             for (rate, best) in Exploration.cheapest(points, target: goodputTarget) {
                 let r = rate.isFinite ? String(format: "%.2f req/s", rate) : "all at once"
                 if let best {
-                    print("at \(r): \(Exploration.label(best.policy, best.instances)) is the cheapest configuration with "
+                    print("at \(r): \(best.label) is the cheapest configuration with "
                           + String(format: "%.1f%% of requests within the goodput bounds", Exploration.goodShare(best) * 100))
                 } else {
                     print("at \(r): no configuration reaches \(Int(goodputTarget * 100))% within the goodput bounds")
@@ -177,7 +189,7 @@ struct Simulate: AsyncParsableCommand {
         if let outputDir {
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
             for p in points {
-                try p.result.write(to: outputDir + "/" + SweepRunner.fileName(label: Exploration.label(p.policy, p.instances), .rate(p.rate)))
+                try p.result.write(to: outputDir + "/" + SweepRunner.fileName(label: p.label, .rate(p.rate)))
             }
             let title = "Swiftlet cluster simulation (\(requests.count) requests, \(profiles[0].model))"
             let svg = SweepChart.svg(Exploration.series(points), title: title)

@@ -433,3 +433,62 @@ final class StepRecorder: MetricsFactory, RecorderHandler, CounterHandler, Timer
                 "served \(r.instances.map(\.served)), longest gap \(r.outcomes.flatMap(\.itl).max() ?? 0), longest TTFT \(r.outcomes.map(\.ttft).max() ?? 0)")
     }
 }
+
+/// The router's admission limit (`swiftlet router --max-queued-requests`): 429 while too many wait for a first token.
+@Suite struct AdmissionLimitTests {
+    func sim(limit: Int?, rate: Double = 400, n: Int = 400) -> (trace: [TraceRequest], result: SimulationResult) {
+        let trace = workload(n, seed: 21, rate: rate)
+        var c = SimulationConfig(instances: (0..<2).map { SimInstanceSpec(name: "i\($0)", scheduler: smallScheduler(), cost: truth) },
+                                 policy: .leastRequests, overhead: ClusterOverhead(dispatch: 0.004, relay: 0.002), seed: 1)
+        c.maxQueuedRequests = limit
+        return (trace, ClusterSimulator(config: c).run(trace))
+    }
+
+    @Test func aLimitNeverReachedChangesNothing() {
+        let (_, none) = sim(limit: nil)
+        let (_, high) = sim(limit: 100_000)
+        #expect(none == high)
+        #expect(none.outcomes.allSatisfy { $0.success })
+    }
+
+    @Test func overloadIsTurnedAwayOnlyWhenTheLimitIsReached() throws {
+        let limit = 8
+        let (trace, r) = sim(limit: limit)
+        let rejected = r.outcomes.indices.filter { r.outcomes[$0].error == simulatedRateLimitError }
+        let accepted = r.outcomes.indices.filter { r.outcomes[$0].success }
+        #expect(!rejected.isEmpty)
+        #expect(rejected.count + accepted.count == trace.count)
+        #expect(rejected.allSatisfy { r.outcomes[$0].outputTokens == 0 && !r.outcomes[$0].success })
+        #expect(accepted.allSatisfy { r.outcomes[$0].outputTokens == trace[$0].outputTokens })
+        // Requests waiting for their first token at t: accepted ones that arrived by t and had no first token yet.
+        func waiting(at t: Double, except i: Int) -> Int {
+            accepted.filter { j in
+                j != i && r.outcomes[j].startTime <= t && t < r.outcomes[j].startTime + r.outcomes[j].ttft - 1e-12
+            }.count
+        }
+        for i in accepted { #expect(waiting(at: r.outcomes[i].startTime, except: i) < limit) }
+        for i in rejected { #expect(waiting(at: r.outcomes[i].startTime, except: i) >= limit) }
+        // Shedding load keeps the admitted requests' first tokens prompt.
+        let (_, open) = sim(limit: nil)
+        let ttft = { (x: SimulationResult) in BenchmarkMetrics(outcomes: x.outcomes, duration: x.duration).ttft.p99 }
+        #expect(ttft(r) < ttft(open))
+    }
+
+    @Test func explorationSweepsLimitsAndLabelsThem() {
+        let profile = EngineProfile(date: "", machine: .init(cpu: "test", logicalCPUs: 1, isa: "portable", memoryBytes: 0, hostname: ""),
+                                    model: "m", modelPath: "", engine: .init(precision: "exact", blockSize: 16, numBlocks: 400,
+                                    maxNumBatchedTokens: 256, maxNumSeqs: 16, policy: "mixed", enablePrefixCaching: true, maxModelLen: 6400),
+                                    cost: truth, samples: [])
+        var e = Exploration(policies: [.roundRobin], instanceCounts: [2], rates: [400], profiles: [profile])
+        e.queueLimits = [8, nil]
+        let points = e.run(workload(300, seed: 4, rate: 400))
+        #expect(points.map(\.label) == ["round-robin x2 q8", "round-robin x2 q-"])
+        #expect(points.map(\.queueLimit) == [8, nil])
+        #expect(points[0].result.metrics.completed < 300 && points[1].result.metrics.completed == 300)
+        #expect(Exploration.table(points).contains("round-robin x2 q8"))
+        #expect(Exploration.series(points).count == 2)
+        // One limit: labels as before.
+        e.queueLimits = [8]
+        #expect(e.run(workload(50, seed: 4, rate: 10)).map(\.label) == ["round-robin x2"])
+    }
+}

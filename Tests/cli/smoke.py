@@ -102,6 +102,17 @@ with tempfile.TemporaryDirectory() as d:
     r = json.load(open(os.path.join(sim, [f for f in os.listdir(sim) if f.startswith('round-robin_x2')][0])))
     check(r['completed'] == 200 and r['total_output_tokens'] == sum(10 + i % 20 for i in range(200)), 'all simulated requests done')
     check(os.path.getsize(os.path.join(sim, 'chart.svg')) > 1000, 'chart written')
+    # The router's admission limit: a sweep over two limits, at a rate the one instance cannot keep up with.
+    lim = os.path.join(d, 'lim')
+    code, out, err = run('cluster', 'simulate', '--profile', prof, '--trace', trace, '--policies', 'round-robin',
+                         '--instances', '1', '--request-rates', '2000', '--max-queued-requests', '4,none', '--output-dir', lim)
+    check(code == 0, f'cluster simulate with limits exit {code}: {err[-500:]}')
+    check('round-robin x1 q4' in out and 'round-robin x1 q-' in out, f'each limit is a point: {out}')
+    got = {f.split('_rate')[0]: json.load(open(os.path.join(lim, f))) for f in os.listdir(lim) if f.endswith('.json')}
+    check(0 < got['round-robin_x1_q4']['completed'] < 200 and got['round-robin_x1_q-']['completed'] == 200,
+          f'a limit of 4 turns requests away, none does not: {sorted(got)}')
+    code, out, err = run('cluster', 'simulate', '--profile', prof, '--trace', trace, '--max-queued-requests', '0')
+    check(code != 0 and 'max-queued-requests' in err, f'a bad limit is a clear error: {err}')
     code, out, err = run('cluster', 'simulate', '--profile', trace, '--trace', trace)
     check(code != 0 and 'profile' in err, f'bad profile is a clear error: {err}')
 
