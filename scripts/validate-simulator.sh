@@ -61,6 +61,9 @@ sim_only=${SIM_ONLY:-}
 # HOP_QUEUEING=1: also stretch the dispatch and the appends' round trips by the control plane's utilization
 # (--host-hop-queueing). Off by default: with the share measured below, the host queue accounts for those waits.
 hop=(); [ "${HOP_QUEUEING:-}" = 1 ] && hop=(--host-hop-queueing)
+# QUEUE_LIMIT=n: the router's admission limit (--max-queued-requests) in the comparison runs, and the simulator's:
+# requests arriving while n wait for their first token get 429 (the "ok real/sim" column counts the rest).
+qlim=(); [ -n "${QUEUE_LIMIT:-}" ] && qlim=(--max-queued-requests "$QUEUE_LIMIT")
 if [ -z "$sim_only" ] && [ -z "${SWIFTLET_TEST_PG:-}" ]; then exec scripts/with-postgres.sh "$0" "$@"; fi
 mkdir -p "$out/sim" "$out/sim-fixed"
 # Least squares with non-negative coefficients (every subset of the terms, the best fit whose coefficients are all
@@ -148,11 +151,12 @@ for _ in $(seq 1 100); do
   [ "$("$bin" cluster status --queue "$SWIFTLET_TEST_PG" 2>/dev/null | grep -c 'val-')" -ge 2 ] && break; sleep 0.1
 done
 
-start_router() {  # policy -> sets rp, router pid
+start_router() {  # policy [limited: with QUEUE_LIMIT's admission limit] -> sets rp, router pid
   [ -n "$sim_only" ] && return
+  local extra=(); [ "${2:-}" = limited ] && extra=("${qlim[@]}")
   rp=$(free_port)
   "$bin" router "${rargs[@]}" --max-model-len 1024 \
-    --queue "$SWIFTLET_TEST_PG" --port "$rp" --policy "$1" --log-level warning > "$out/router-$1.log" 2>&1 &
+    --queue "$SWIFTLET_TEST_PG" --port "$rp" --policy "$1" "${extra[@]}" --log-level warning > "$out/router-$1.log" 2>&1 &
   rpid=$!
   wait_health "http://127.0.0.1:$rp"
 }
@@ -398,12 +402,12 @@ seed=100
 for j in $(seq 1 "$reps"); do
   sfx=; [ "$j" -gt 1 ] && sfx="_rep$j"
   for pol in "${pols[@]}"; do
-    start_router "$pol"
+    start_router "$pol" limited
     for r in "${rs[@]}"; do
       seed=$((seed + 1))
       bench "${pol}_rate-$r$sfx" "$r" "$seed" --num-prompts "$n"
       sim=("$bin" cluster simulate --profile "$out/profile.json" --policies "$pol" --instances 2 "${work[@]}" --seed "$seed"
-           --num-prompts "$n" --request-rates "$r")
+           --num-prompts "$n" --request-rates "$r" "${qlim[@]}")
       mkdir -p "$out/sim$sfx" "$out/sim-fixed$sfx"
       "${sim[@]}" --dispatch-ms "$dispatch" --step-overhead-us "$perstep" --per-token-us "$pertoken" "${host[@]}" "${flush[@]}" \
         --output-dir "$out/sim$sfx" >> "$out/sim.txt"
