@@ -188,12 +188,14 @@ def tree(p): return own(p, True) + sum(tree(c) for c in kids.get(p, []))
 print(own(router), tree(pm) if pm else float("nan"), *[own(p) for p in insts])
 EOF
 }
-# The instances' group commit so far (their /metrics, summed): appends, tokens appended, append seconds.
+# The instances' group commit so far (their /metrics, summed): appends, tokens appended, append seconds; and the
+# seconds their engines spent in steps (swiftlet:engine_step_seconds_total).
 appends_now() {
   for p in "${iports[@]}"; do curl -fs "http://127.0.0.1:$p/metrics"; done | python3 -c '
 import sys
-want = {"swiftlet:cluster_appends_total": 0, "swiftlet:cluster_appended_tokens_total": 1, "swiftlet:cluster_append_seconds_sum": 2}
-v = [0.0, 0.0, 0.0]
+want = {"swiftlet:cluster_appends_total": 0, "swiftlet:cluster_appended_tokens_total": 1, "swiftlet:cluster_append_seconds_sum": 2,
+        "swiftlet:engine_step_seconds_total": 3}
+v = [0.0, 0.0, 0.0, 0.0]
 for line in sys.stdin:
     f = line.split()
     if len(f) == 2 and f[0] in want: v[want[f[0]]] += float(f[1])
@@ -221,7 +223,8 @@ ab, aa = [float(x) for x in sys.argv[5].split()], [float(x) for x in sys.argv[6]
 r = json.load(open(sys.argv[4]))
 print(json.dumps({"router": d[0], "postgres": d[1], "client": float(sys.argv[3]), "instances": d[2:],
                   "requests": r["completed"], "tokens": r["total_output_tokens"], "duration": r["duration"],
-                  "appends": aa[0] - ab[0], "appended_tokens": aa[1] - ab[1], "append_seconds": aa[2] - ab[2]}))
+                  "appends": aa[0] - ab[0], "appended_tokens": aa[1] - ab[1], "append_seconds": aa[2] - ab[2],
+                  "step_seconds": aa[3] - ab[3]}))
 EOF
 }
 
@@ -316,7 +319,12 @@ for c in (1, 4, 64):
     r = runs[c] = json.load(open(f"{d}/cpu_calibration-c{c}.json"))
     busy = sum(map(float, re.search(r"busy seconds ([0-9. ]+);", open(f"{d}/sim-cal-model-c{c}.txt").read()).group(1).split()))
     side = sum(r["instances"]) - busy
-    print(f"instances, calibration-c{c}: {sum(r['instances']):.2f} CPU s, model {busy:.2f} s: {side / r['tokens'] * 1e6:.0f} us per token beside the model", file=sys.stderr)
+    # Where the instances' CPU beside the model goes: their engines' own step seconds (the model, sampling and
+    # output handling on the engine thread) against the profile's prediction of the same steps, and the rest
+    # (the agent, the queue client, the HTTP server) outside the steps.
+    steps = f"; engine steps {r['step_seconds']:.2f} s ({(r['step_seconds'] - busy) / r['tokens'] * 1e6:+.0f} us per token against the profile), " \
+            f"outside the steps {(sum(r['instances']) - r['step_seconds']) / r['tokens'] * 1e6:.0f} us per token" if r.get("step_seconds") else ""
+    print(f"instances, calibration-c{c}: {sum(r['instances']):.2f} CPU s, model {busy:.2f} s: {side / r['tokens'] * 1e6:.0f} us per token beside the model{steps}", file=sys.stderr)
     rows.append([r.get("appends", 0), r["tokens"]]); ys.append(side)
 if all("appends" in r for r in runs.values()):
     # side = Fi * appends + Ti * tokens over the three loops.

@@ -13,6 +13,8 @@ public final class ServerMetrics: Sendable {
     private let running, waiting, kvUsage: Gauge
     private let promptTokens, generationTokens, preemptions, prefixQueries, prefixHits: Counter
     private let connections: Counter
+    /// `swiftlet:engine_step_seconds_total`: wall seconds in the engine's steps (schedule, forward, sample, output).
+    private let stepSeconds: Counter
     private let success: [EngineFinishReason: Counter]
     private let ttft, itl, e2e, queue: ValueHistogram
     /// Engine totals at the last scrape, so counters advance by the difference.
@@ -32,6 +34,8 @@ public final class ServerMetrics: Sendable {
         prefixQueries = registry.makeCounter(descriptor: d("prefix_cache_queries_total", "Prefix-cache lookups, tokens."))
         prefixHits = registry.makeCounter(descriptor: d("prefix_cache_hits_total", "Prefix-cache hits, tokens."))
         connections = registry.makeCounter(descriptor: d("http_connections_total", "TCP connections accepted."))
+        stepSeconds = registry.makeCounter(descriptor: d("engine_step_seconds_total",
+                                                         "Seconds the engine spent in its steps (schedule, forward, sample, output)."))
         var success: [EngineFinishReason: Counter] = [:]
         for r in [EngineFinishReason.stop, .length, .abort, .error] {
             success[r] = registry.makeCounter(descriptor: d("request_success_total", "Finished requests by reason."), labels: [("finished_reason", r.rawValue)])
@@ -88,6 +92,7 @@ public final class ServerMetrics: Sendable {
             advance(preemptions, stats.numPreemptions, last.numPreemptions)
             advance(prefixQueries, stats.prefixCacheQueries, last.prefixCacheQueries)
             advance(prefixHits, stats.prefixCacheHits, last.prefixCacheHits)
+            if stats.stepSeconds > last.stepSeconds { stepSeconds.increment(by: stats.stepSeconds - last.stepSeconds) }
             last = stats
         }
         var buffer: [UInt8] = []

@@ -130,6 +130,8 @@ struct HostCPUState {
     var backlog = 0.0
     /// Its served CPU rate (cores), exponentially averaged over `host.window`.
     var rate = 0.0
+    /// What it could use (`capacity`), averaged the same way (nil until the first `advance`).
+    var capacityAverage: Double?
     var at = 0.0
     /// Instances with work, as of the last `advance`.
     var busy = 0
@@ -163,6 +165,8 @@ struct HostCPUState {
                 backlog = max(0, backlog - cap * tau)
             }
             rate *= exp(-(dt - tau) / w)
+            let k = exp(-dt / w)
+            capacityAverage = (capacityAverage ?? cap) * k + cap * (1 - k)
             at = now
         }
     }
@@ -175,11 +179,13 @@ struct HostCPUState {
     }
 
     /// How much longer a latency hop of the control plane takes (the dispatch, an append's round trip): with
-    /// `HostCPU.hopQueueing`, 1 / (1 − ρ), ρ the control plane's CPU rate over what it can use now (at most 0.95):
-    /// the processes on the hop's path wait for a CPU behind the rest of the control plane (processor sharing).
+    /// `HostCPU.hopQueueing`, 1 / (1 − ρ), ρ the control plane's CPU rate over what it could use, both averaged
+    /// over `host.window` (at most 0.95): the processes on the hop's path wait for a CPU behind the rest of the
+    /// control plane (processor sharing). Averaged, not the capacity of the instant: a hop lasts milliseconds,
+    /// over which the instances' steps come and go.
     var hop: Double {
         guard host.hopQueueing else { return 1 }
-        let rho = min(0.95, rate / max(capacity, 1e-9))
+        let rho = min(0.95, rate / max(capacityAverage ?? capacity, 1e-9))
         return 1 / (1 - rho)
     }
 

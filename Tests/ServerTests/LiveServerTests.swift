@@ -206,6 +206,9 @@ import Testing
             #expect(lines.contains("swiftlet:e2e_request_latency_seconds_count 1"))
             // The engine's one metric of its own is published (not silenced), and every name has one owner.
             #expect(lines.contains { $0.hasPrefix("swiftlet:iteration_tokens_total_count ") })
+            // The engine's step time (wall seconds in its steps) has advanced with the request's six steps and more.
+            let step = lines.first { $0.hasPrefix("swiftlet:engine_step_seconds_total ") }.flatMap { Double($0.split(separator: " ")[1]) }
+            #expect((step ?? 0) > 0, "swiftlet:engine_step_seconds_total missing or zero")
             let types = lines.filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }
             #expect(Set(types).count == types.count, "a metric family is published twice: \(types)")
         }
