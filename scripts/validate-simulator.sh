@@ -194,8 +194,8 @@ appends_now() {
   for p in "${iports[@]}"; do curl -fs "http://127.0.0.1:$p/metrics"; done | python3 -c '
 import sys
 want = {"swiftlet:cluster_appends_total": 0, "swiftlet:cluster_appended_tokens_total": 1, "swiftlet:cluster_append_seconds_sum": 2,
-        "swiftlet:engine_step_seconds_total": 3}
-v = [0.0, 0.0, 0.0, 0.0]
+        "swiftlet:engine_step_seconds_total": 3, "swiftlet:iteration_tokens_total_count": 4}
+v = [0.0, 0.0, 0.0, 0.0, 0.0]
 for line in sys.stdin:
     f = line.split()
     if len(f) == 2 and f[0] in want: v[want[f[0]]] += float(f[1])
@@ -224,7 +224,7 @@ r = json.load(open(sys.argv[4]))
 print(json.dumps({"router": d[0], "postgres": d[1], "client": float(sys.argv[3]), "instances": d[2:],
                   "requests": r["completed"], "tokens": r["total_output_tokens"], "duration": r["duration"],
                   "appends": aa[0] - ab[0], "appended_tokens": aa[1] - ab[1], "append_seconds": aa[2] - ab[2],
-                  "step_seconds": aa[3] - ab[3]}))
+                  "step_seconds": aa[3] - ab[3], "steps": aa[4] - ab[4]}))
 EOF
 }
 
@@ -309,7 +309,7 @@ simcal() {  # name concurrency seed prompts sim-args...: the simulator on a cali
 # simulator without any overhead, on the same loop), per token. It is a step's per-token cost, --per-token-us.
 co=(--host-co-run-slowdown "$corun")
 simcal model 1 8 "$cal" "${co[@]}"; simcal model 4 11 "$cal" "${co[@]}"; simcal model 64 14 $((4 * cal)) "${co[@]}"
-read -r pertoken flushinst flushlat < <(python3 - "$out" "$hosttok" "$flushhost" "$cores" "$hostshare" <<'EOF'
+read -r pertoken flushinst flushlat stepcpu < <(python3 - "$out" "$hosttok" "$flushhost" "$cores" "$hostshare" <<'EOF'
 import json, os, re, sys
 d, hosttok, flushhost, cores, share = sys.argv[1], float(sys.argv[2]) / 1e6, float(sys.argv[3]) / 1e6, float(sys.argv[4]), float(sys.argv[5])
 sys.path.insert(0, d)
@@ -325,10 +325,21 @@ for c in (1, 4, 64):
     steps = f"; engine steps {r['step_seconds']:.2f} s ({(r['step_seconds'] - busy) / r['tokens'] * 1e6:+.0f} us per token against the profile), " \
             f"outside the steps {(sum(r['instances']) - r['step_seconds']) / r['tokens'] * 1e6:.0f} us per token" if r.get("step_seconds") else ""
     print(f"instances, calibration-c{c}: {sum(r['instances']):.2f} CPU s, model {busy:.2f} s: {side / r['tokens'] * 1e6:.0f} us per token beside the model{steps}", file=sys.stderr)
-    rows.append([r.get("appends", 0), r["tokens"]]); ys.append(side)
+    # The engine's steps: as its metrics counted them, or (older runs) as the simulator without overheads took them.
+    n = r.get("steps") or sum(map(int, re.search(r"steps ([0-9 ]+);", open(f"{d}/sim-cal-model-c{c}.txt").read()).group(1).split()))
+    print(f"  {n:.0f} steps ({r['tokens'] / n:.1f} tokens each), {r.get('appends', 0):.0f} appends", file=sys.stderr)
+    rows.append([n, r["tokens"]]); ys.append(side)
+S = 0.0
 if all("appends" in r for r in runs.values()):
-    # side = Fi * appends + Ti * tokens over the three loops.
-    Fi, Ti = nnls(rows, ys)
+    if os.environ.get("INSTANCE_FIT") == "steps":
+        # side = S * steps + Ti * tokens over the three loops: the engine loop's work beside the model, per step
+        # and per sampled token (on the engine thread: its step seconds account for the instances' CPU).
+        S, Ti = nnls(rows, ys)
+        Fi = 0.0
+    else:
+        # side = Fi * appends + Ti * tokens over the three loops (the default: closer to the open loops here,
+        # whose steps cost less beside the model than the closed loops' do).
+        Fi, Ti = nnls([[r.get("appends", 0), r["tokens"]] for r in runs.values()], ys)
     # The append's round trip on a mostly idle host (the open loop at a low rate; the closed loop of one request
     # at a time, kept hot, answers faster than an open loop does), less the control-plane CPU the simulator queues
     # it for, at what the control plane gets beside one busy instance (the idle cores and its share of the busy one).
@@ -340,7 +351,7 @@ if all("appends" in r for r in runs.values()):
 else:
     Fi, lat = 0.0, 0.0
     Ti = max(0.0, sum(y for y, c in zip(ys, (1, 4, 64)) if c != 1) / sum(row[1] for row, c in zip(rows, (1, 4, 64)) if c != 1))
-print(f"{Ti * 1e6:.0f} {Fi * 1e6:.0f} {lat * 1000:.3f}")
+print(f"{Ti * 1e6:.0f} {Fi * 1e6:.0f} {lat * 1000:.3f} {S * 1e6:.0f}")
 EOF
 )
 flush=()
@@ -348,22 +359,23 @@ if [ "$flushhost" != "0.0" ] || [ "$flushinst" != "0" ] || [ "$flushlat" != "0.0
   flush=(--flush-latency-ms "$flushlat" --flush-host-cpu-us "$flushhost" --flush-instance-cpu-us "$flushinst")
 fi
 echo "group commit: $flushlat ms per append round trip, $flushhost us of host CPU + $flushinst us of instance CPU per append"
+echo "the instances' engine loop beside the model: $stepcpu us per step + $pertoken us per token"
 # What the simulator with the host model and that per-token cost still misses: per step (the closed loop of one,
 # one token per step), and the TTFT at one request at a time less that, as the dispatch.
-simcal host 1 8 "$cal" "${host[@]}" "${flush[@]}" --per-token-us "$pertoken"
-simcal host 4 11 "$cal" "${host[@]}" "${flush[@]}" --per-token-us "$pertoken"
+simcal host 1 8 "$cal" "${host[@]}" "${flush[@]}" --per-token-us "$pertoken" --step-overhead-us "$stepcpu"
+simcal host 4 11 "$cal" "${host[@]}" "${flush[@]}" --per-token-us "$pertoken" --step-overhead-us "$stepcpu"
 # With the group commit measured, the gaps are taken on the open loop at a low rate (a closed loop keeps the
 # control plane hot: its first tokens come sooner than an open loop's on this VM); else on the loop of one.
 have_open=
 if [ -s "$out/cpu_calibration-open.json" ] && [ ${#flush[@]} -gt 0 ]; then
   have_open=1
   "$bin" cluster simulate --profile "$out/profile.json" --policies round-robin --instances 2 "${work[@]}" --seed 16 \
-    --num-prompts $((2 * cal)) --request-rates "$calrate" "${host[@]}" "${flush[@]}" --per-token-us "$pertoken" \
+    --num-prompts $((2 * cal)) --request-rates "$calrate" "${host[@]}" "${flush[@]}" --per-token-us "$pertoken" --step-overhead-us "$stepcpu" \
     --output-dir "$out/sim-cal-host-open" > "$out/sim-cal-host-open.txt"
 fi
-read -r dispatch perstep < <(python3 - "$out" "$have_open" <<'EOF'
+read -r dispatch perstep < <(python3 - "$out" "$have_open" "$stepcpu" <<'EOF'
 import glob, json, sys
-d, have_open = sys.argv[1], sys.argv[2]
+d, have_open, stepcpu = sys.argv[1], sys.argv[2], float(sys.argv[3]) / 1e6
 def gap(c, k):
     if c == "open":
         r = json.load(open(f"{d}/real_calibration-open.json")); s = json.load(open(glob.glob(f"{d}/sim-cal-host-open/round-robin_x2_rate-*.json")[0]))
@@ -374,7 +386,8 @@ base = "open" if have_open else 1
 a = max(0.0, gap(base, "median_tpot_ms"))
 print(f"gaps at calibration-{'open' if have_open else 'c1'}: TTFT {gap(base, 'median_ttft_ms'):+.3f} ms, TPOT {gap(base, 'median_tpot_ms'):+.3f} ms; "
       f"TPOT gap left at 4 requests at a time: {gap(4, 'median_tpot_ms') - a:+.3f} ms", file=sys.stderr)
-print(f"{max(0.0, gap(base, 'median_ttft_ms') - a):.2f} {a * 1000:.0f}")
+# The step overhead: the instances' measured engine loop per step, plus the TPOT gap still left.
+print(f"{max(0.0, gap(base, 'median_ttft_ms') - a):.2f} {(stepcpu + a / 1000) * 1e6:.0f}")
 EOF
 )
 # For comparison, the fixed overheads alone (before the host model): the TPOT gaps of the loops of 1 and 4 as
@@ -396,7 +409,7 @@ EOF
 echo "calibrated cluster overhead with the host model: $dispatch ms of TTFT, $perstep us per step + $pertoken us per token (measured)"
 echo "  (fixed overheads only: $fdispatch ms of TTFT, $fperstep us per step + $fpertoken us per token)"
 [ ${#flush[@]} -gt 0 ] || { flushlat=; flushhost=; flushinst=; }
-for v in cores corun hostreq hosttok hostshare flushhost flushinst flushlat pertoken dispatch perstep fdispatch fperstep fpertoken; do
+for v in cores corun hostreq hosttok hostshare flushhost flushinst flushlat pertoken stepcpu dispatch perstep fdispatch fperstep fpertoken; do
   printf '%s=%q\n' "$v" "${!v}"
 done > "$out/calibration.env"
 fi
