@@ -429,9 +429,25 @@ for j in $(seq 1 "$reps"); do
       bench "${pol}_rate-$r$sfx" "$r" "$seed" --num-prompts "$n"
       sim=("$bin" cluster simulate --profile "$out/profile.json" --policies "$pol" --instances 2 "${work[@]}" --seed "$seed"
            --num-prompts "$n" --request-rates "$r" "${qlim[@]}")
-      mkdir -p "$out/sim$sfx" "$out/sim-fixed$sfx"
-      "${sim[@]}" --dispatch-ms "$dispatch" --step-overhead-us "$perstep" --per-token-us "$pertoken" "${host[@]}" "${flush[@]}" \
-        --output-dir "$out/sim$sfx" >> "$out/sim.txt"
+      mkdir -p "$out/sim$sfx" "$out/sim-fixed$sfx" "$out/sim-speed$sfx"
+      cal=(--dispatch-ms "$dispatch" --step-overhead-us "$perstep" --per-token-us "$pertoken" "${host[@]}" "${flush[@]}")
+      "${sim[@]}" "${cal[@]}" --output-dir "$out/sim$sfx" > "$out/sim$sfx/${pol}_rate-$r.txt"
+      cat "$out/sim$sfx/${pol}_rate-$r.txt" >> "$out/sim.txt"
+      # The machine's speed during this run: the instances' engine step seconds (their metrics) over the simulated
+      # instances' busy seconds. This VM's speed drifts by 20% and more within minutes (the same `serve` run here
+      # took 17.6, 21.6 and 23.6 ms per SmolLM2 step within 20 minutes), so the table also shows the simulator
+      # given that speed (--step-time-scale): the error left is the model's, the rest the machine's drift.
+      speed=$(python3 - "$out/cpu_${pol}_rate-$r$sfx.json" "$out/sim$sfx/${pol}_rate-$r.txt" <<'EOF'
+import json, re, sys
+c = json.load(open(sys.argv[1]))
+busy = sum(map(float, re.search(r"busy seconds ([0-9. ]+);", open(sys.argv[2]).read()).group(1).split()))
+print(f"{c['step_seconds'] / busy:.4f}" if c.get("step_seconds") and busy > 0 else "")
+EOF
+)
+      if [ -n "$speed" ]; then
+        "${sim[@]}" "${cal[@]}" --step-time-scale "$speed" --output-dir "$out/sim-speed$sfx" > /dev/null
+        echo "$speed" > "$out/sim-speed$sfx/${pol}_rate-$r.speed"
+      fi
       "${sim[@]}" --dispatch-ms "$fdispatch" --step-overhead-us "$fperstep" --per-token-us "$fpertoken" \
         --output-dir "$out/sim-fixed$sfx" >> "$out/sim-fixed.txt"
     done
@@ -452,6 +468,8 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 keys = ("median_ttft_ms", "median_tpot_ms")
 start = json.load(open(f"{out}/cpu_calibration-one.json"))["client"]
 rank, worst, fworst = {}, 0.0, 0.0
+import os
+speedrows = []
 for r in rates:
     for p in pols:
         sfx = [""] + [f"_rep{j}" for j in range(2, reps + 1)]
@@ -473,6 +491,20 @@ for r in rates:
               f"{real(keys[1], '.2f')} | {s[keys[1]]:.2f} | {e[keys[1]]:+.0%} | {fe[keys[1]]:+.0%} | {hostcpu:.2f} cores | "
               f"{sum(q['completed'] for q in A)}/{sum(q['completed'] for q in S)} |")
         rank.setdefault(r, {})[p] = (a["mean_e2el_ms"], s["mean_e2el_ms"], f["mean_e2el_ms"], [q["mean_e2el_ms"] for q in A])
+        sp = [f"{out}/sim-speed{x}/{p}_rate-{r}.speed" for x in sfx]
+        if all(os.path.exists(x) for x in sp):
+            v = [float(open(x).read()) for x in sp]
+            Q = [json.load(open(f"{out}/sim-speed{x}/{p}_x2_rate-{r}.json")) for x in sfx]
+            q = {k: med([z[k] for z in Q]) for k in keys}
+            speedrows.append(f"| {p} | {r} | {med(v):.2f} [{min(v):.2f}-{max(v):.2f}] | {q[keys[0]]:.1f} | {q[keys[0]] / a[keys[0]] - 1:+.0%} | "
+                             f"{q[keys[1]]:.2f} | {q[keys[1]] / a[keys[1]] - 1:+.0%} |")
+if speedrows:
+    print()
+    print("The machine's speed during each run: the instances' engine step seconds over the simulated instances' busy seconds "
+          "(1.00: as profiled), and the simulator given that speed (--step-time-scale):")
+    print("| policy | rate | real/sim step time | sim TTFT p50 | err | sim TPOT p50 | err |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(speedrows))
 print()
 # The ranking: by mean E2E latency (medians over the runs). With REPEAT > 1 a pair of policies whose real runs'
 # ranges overlap is a tie, which any simulated order matches: only the pairs the real runs tell apart must agree.

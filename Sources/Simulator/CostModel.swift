@@ -85,6 +85,14 @@ public struct StepCostModel: Sendable, Equatable, Codable {
         self.prefillAttentionSeconds = prefillAttentionSeconds; self.sampledSeconds = sampledSeconds
     }
 
+    /// The same model on a machine `factor` times slower (every term scaled): what-if runs, or a profile taken
+    /// while the machine ran at another speed than it does now.
+    public func scaled(by factor: Double) -> StepCostModel {
+        StepCostModel(knots: knots, knotSeconds: knotSeconds.map { $0 * factor }, decodeContextSeconds: decodeContextSeconds * factor,
+                      prefillAttentionSeconds: prefillAttentionSeconds * factor, sampledSeconds: sampledSeconds * factor,
+                      sequenceSeconds: sequenceSeconds * factor)
+    }
+
     /// Predicted seconds of one step (0 for an empty one).
     public func seconds(_ s: StepShape) -> Double {
         guard s.batchTokens > 0 else { return 0 }

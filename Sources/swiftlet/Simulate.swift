@@ -35,6 +35,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Requests each instance holds at once (default: twice the profile's --max-num-seqs, as `swiftlet instance`).")
     var capacity: Int?
 
+    @Option(help: "Multiply every profiled step time by this (1.2: the instances' machine 20% slower than when profiled).")
+    var stepTimeScale: Double = 1
+
     @Option(help: "Milliseconds from arrival until the instance's engine has the request (HTTP, enqueue, routing, claim).")
     var dispatchMs: Double = 0
 
@@ -99,6 +102,7 @@ struct Simulate: AsyncParsableCommand {
 
     func validate() throws {
         guard !profile.isEmpty else { throw ValidationError("give at least one --profile (from `swiftlet bench profile`)") }
+        guard stepTimeScale > 0 else { throw ValidationError("--step-time-scale must be positive") }
         guard goodputTarget > 0, goodputTarget <= 1 else { throw ValidationError("--goodput-target must be in (0, 1]") }
         guard hostCores >= 0, hostCpuPerRequestMs >= 0, hostCpuPerTokenUs >= 0 else {
             throw ValidationError("--host-cores, --host-cpu-per-request-ms and --host-cpu-per-token-us must not be negative")
@@ -112,7 +116,11 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let profiles = try profile.map { p throws -> EngineProfile in try EngineProfile.read(from: p) }
+        let profiles = try profile.map { p throws -> EngineProfile in
+            var e = try EngineProfile.read(from: p)
+            if stepTimeScale != 1 { e.cost = e.cost.scaled(by: stepTimeScale) }
+            return e
+        }
         let pols = try policies.split(separator: ",").map { s throws -> RoutingPolicyKind in
             guard let p = RoutingPolicyKind(rawValue: s.trimmingCharacters(in: .whitespaces)) else {
                 throw ValidationError("--policies: unknown policy '\(s)' (\(RoutingPolicyKind.allCases.map(\.rawValue).joined(separator: ", ")))")

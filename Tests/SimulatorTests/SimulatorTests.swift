@@ -58,6 +58,14 @@ func workload(_ n: Int, seed: UInt64, rate: Double, groups: Int = 4) -> [TraceRe
         #expect(throws: SimulatorError.self) { try StepCostModel.fit([(s, 1e-3)], knots: [1, 2]) }
     }
 
+    @Test func scaledIsEveryStepSlowerByTheFactor() {
+        let slow = truth.scaled(by: 1.25)
+        for shape in [StepShape(decodeSequences: 3, decodeContext: 900, sampled: 3),
+                      StepShape(prefillTokens: 200, prefillSequences: 1, prefillAttention: 20_100, sampled: 1)] {
+            #expect(abs(slow.seconds(shape) / truth.seconds(shape) - 1.25) < 1e-9)
+        }
+    }
+
     @Test func negativeTermsAreDroppedNotFitted() throws {
         // Times that fall with context: the attention term must not go negative.
         var samples: [(shape: StepShape, seconds: Double)] = []
