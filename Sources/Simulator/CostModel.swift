@@ -63,7 +63,9 @@ public struct StepShape: Sendable, Equatable, Codable, CustomStringConvertible {
 /// Step time of one engine on one machine: a piecewise-linear function of the batch's token count (the weight
 /// matrices: GEMV for a few rows, int8 tiles and SGEMM panels for more, with the kernel switch points in between)
 /// plus per-context-token attention terms for decodes and prefills and a per-sampled-row term (logits → token).
-/// Fitted by weighted least squares on measured steps (relative error), see `fit`.
+/// Decode attention is piecewise-linear in the step's total decode keys (`contextKnots`): a key costs more once the
+/// KV cache the step reads no longer fits in a cache level (measured on stories260K here: 1.1 µs per key at 1k keys,
+/// 1.65 µs at 65k). Fitted by weighted least squares on measured steps (relative error), see `fit`.
 public struct StepCostModel: Sendable, Equatable, Codable {
     /// Batch-token knots (ascending) and the weight-matrix time at each (seconds).
     public var knots: [Int]
@@ -76,6 +78,9 @@ public struct StepCostModel: Sendable, Equatable, Codable {
     public var sampledSeconds: Double
     /// Seconds per sequence in the batch (its attention call and bookkeeping in every layer).
     public var sequenceSeconds: Double
+    /// Total decode keys past which each key costs `contextKnotSeconds` more (ascending; empty: linear in keys).
+    public var contextKnots: [Int] = []
+    public var contextKnotSeconds: [Double] = []
 
     public init(knots: [Int], knotSeconds: [Double], decodeContextSeconds: Double, prefillAttentionSeconds: Double,
                 sampledSeconds: Double, sequenceSeconds: Double = 0) {
@@ -85,32 +90,68 @@ public struct StepCostModel: Sendable, Equatable, Codable {
         self.prefillAttentionSeconds = prefillAttentionSeconds; self.sampledSeconds = sampledSeconds
     }
 
+    public init(knots: [Int], knotSeconds: [Double], decodeContextSeconds: Double, prefillAttentionSeconds: Double,
+                sampledSeconds: Double, sequenceSeconds: Double = 0, contextKnots: [Int], contextKnotSeconds: [Double]) {
+        precondition(contextKnots.count == contextKnotSeconds.count, "one slope per context knot")
+        self.init(knots: knots, knotSeconds: knotSeconds, decodeContextSeconds: decodeContextSeconds,
+                  prefillAttentionSeconds: prefillAttentionSeconds, sampledSeconds: sampledSeconds, sequenceSeconds: sequenceSeconds)
+        self.contextKnots = contextKnots; self.contextKnotSeconds = contextKnotSeconds
+    }
+
+    /// The decode-key knots `swiftlet bench profile` fits: the context ladder of its grid.
+    public static let defaultContextKnots = [512, 2048, 8192]
+
+    enum CodingKeys: String, CodingKey {
+        case knots, knotSeconds, decodeContextSeconds, prefillAttentionSeconds, sampledSeconds, sequenceSeconds
+        case contextKnots, contextKnotSeconds
+    }
+
+    /// Profiles written before the context knots existed read as linear in keys.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        knots = try c.decode([Int].self, forKey: .knots)
+        knotSeconds = try c.decode([Double].self, forKey: .knotSeconds)
+        decodeContextSeconds = try c.decode(Double.self, forKey: .decodeContextSeconds)
+        prefillAttentionSeconds = try c.decode(Double.self, forKey: .prefillAttentionSeconds)
+        sampledSeconds = try c.decode(Double.self, forKey: .sampledSeconds)
+        sequenceSeconds = try c.decodeIfPresent(Double.self, forKey: .sequenceSeconds) ?? 0
+        contextKnots = try c.decodeIfPresent([Int].self, forKey: .contextKnots) ?? []
+        contextKnotSeconds = try c.decodeIfPresent([Double].self, forKey: .contextKnotSeconds) ?? []
+        guard knots.count == knotSeconds.count, knots.count >= 2, contextKnots.count == contextKnotSeconds.count else {
+            throw DecodingError.dataCorruptedError(forKey: .knots, in: c, debugDescription: "knots and their seconds differ in count")
+        }
+    }
+
     /// The same model on a machine `factor` times slower (every term scaled): what-if runs, or a profile taken
     /// while the machine ran at another speed than it does now.
     public func scaled(by factor: Double) -> StepCostModel {
         StepCostModel(knots: knots, knotSeconds: knotSeconds.map { $0 * factor }, decodeContextSeconds: decodeContextSeconds * factor,
                       prefillAttentionSeconds: prefillAttentionSeconds * factor, sampledSeconds: sampledSeconds * factor,
-                      sequenceSeconds: sequenceSeconds * factor)
+                      sequenceSeconds: sequenceSeconds * factor, contextKnots: contextKnots,
+                      contextKnotSeconds: contextKnotSeconds.map { $0 * factor })
     }
 
     /// Predicted seconds of one step (0 for an empty one).
     public func seconds(_ s: StepShape) -> Double {
         guard s.batchTokens > 0 else { return 0 }
-        let f = Self.features(s, knots: knots)
+        let f = Self.features(s, knots: knots, contextKnots: contextKnots)
         let c = coefficients
         var t = 0.0
         for i in 0..<f.count { t += f[i] * c[i] }
         return max(t, 1e-7)
     }
 
-    var coefficients: [Double] { knotSeconds + [decodeContextSeconds, prefillAttentionSeconds, sampledSeconds, sequenceSeconds] }
+    var coefficients: [Double] {
+        knotSeconds + [decodeContextSeconds, prefillAttentionSeconds, sampledSeconds, sequenceSeconds] + contextKnotSeconds
+    }
 
     /// The linear features of a shape: hat functions over the batch tokens (linear extrapolation past the last
-    /// knot), then decode context, prefill attention pairs, sampled rows, sequences.
+    /// knot), then decode context, prefill attention pairs, sampled rows, sequences, and the decode keys past each
+    /// context knot.
     static let extraTerms = 4
 
-    static func features(_ s: StepShape, knots: [Int]) -> [Double] {
-        var f = [Double](repeating: 0, count: knots.count + extraTerms)
+    static func features(_ s: StepShape, knots: [Int], contextKnots: [Int] = []) -> [Double] {
+        var f = [Double](repeating: 0, count: knots.count + extraTerms + contextKnots.count)
         let m = Double(s.batchTokens)
         let k = knots.map(Double.init)
         if m <= k[0] {
@@ -131,6 +172,7 @@ public struct StepCostModel: Sendable, Equatable, Codable {
         f[knots.count + 1] = s.prefillAttention
         f[knots.count + 2] = Double(s.sampled)
         f[knots.count + 3] = Double(s.decodeSequences + s.prefillSequences)
+        for (j, k) in contextKnots.enumerated() { f[knots.count + extraTerms + j] = Double(max(0, s.decodeContext - k)) }
         return f
     }
 
@@ -155,15 +197,16 @@ public struct StepCostModel: Sendable, Equatable, Codable {
     }
 
     /// Least squares on relative error: minimises Σ ((predicted − measured) / measured)², with a small ridge term
-    /// that keeps knots no sample touches from running away. The attention and sampling terms are kept
-    /// non-negative (a term the data would make negative is dropped and the rest refitted). Throws when there are
-    /// fewer samples than terms.
-    public static func fit(_ samples: [(shape: StepShape, seconds: Double)], knots: [Int]) throws(SimulatorError) -> StepCostModel {
-        let p = knots.count + extraTerms
+    /// that keeps knots no sample touches from running away. The attention and sampling terms (and each context
+    /// knot's added slope) are kept non-negative (a term the data would make negative is dropped and the rest
+    /// refitted). Throws when there are fewer samples than terms.
+    public static func fit(_ samples: [(shape: StepShape, seconds: Double)], knots: [Int],
+                           contextKnots: [Int] = []) throws(SimulatorError) -> StepCostModel {
+        let p = knots.count + extraTerms + contextKnots.count
         guard samples.count >= p else {
             throw SimulatorError("a cost model with \(p) terms needs at least \(p) measured steps, got \(samples.count)")
         }
-        let rows = samples.map { s in features(s.shape, knots: knots).map { $0 / s.seconds } }
+        let rows = samples.map { s in features(s.shape, knots: knots, contextKnots: contextKnots).map { $0 / s.seconds } }
         var active = [Bool](repeating: true, count: p)
         while true {
             guard let c = solveWeighted(rows, active: active) else {
@@ -173,7 +216,8 @@ public struct StepCostModel: Sendable, Equatable, Codable {
             if let worst = negative.min(by: { c[$0] < c[$1] }) { active[worst] = false; continue }
             return StepCostModel(knots: knots, knotSeconds: Array(c[0..<knots.count]), decodeContextSeconds: c[knots.count],
                                  prefillAttentionSeconds: c[knots.count + 1], sampledSeconds: c[knots.count + 2],
-                                 sequenceSeconds: c[knots.count + 3])
+                                 sequenceSeconds: c[knots.count + 3], contextKnots: contextKnots,
+                                 contextKnotSeconds: Array(c[(knots.count + extraTerms)...]))
         }
     }
 

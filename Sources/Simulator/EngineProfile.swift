@@ -82,9 +82,9 @@ public struct EngineProfile: Sendable, Equatable, Codable {
 
     /// Fits the cost model on the training samples and fills in every sample's prediction.
     public static func fitted(date: String, machine: Machine, model: String, modelPath: String, engine: EngineSettings,
-                              samples: [Sample], knots: [Int]) throws(SimulatorError) -> EngineProfile {
+                              samples: [Sample], knots: [Int], contextKnots: [Int] = []) throws(SimulatorError) -> EngineProfile {
         let train = samples.filter { !$0.heldOut }.map { (shape: $0.shape, seconds: $0.seconds) }
-        let cost = try StepCostModel.fit(train, knots: knots)
+        let cost = try StepCostModel.fit(train, knots: knots, contextKnots: contextKnots)
         var all = samples
         for i in all.indices { all[i].predicted = cost.seconds(all[i].shape) }
         return EngineProfile(date: date, machine: machine, model: model, modelPath: modelPath, engine: engine,

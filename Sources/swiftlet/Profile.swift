@@ -72,13 +72,17 @@ struct BenchProfile: AsyncParsableCommand {
                                                        p.heldOut ? "held-out " : "", "\(p.shape)", secs * 1000,
                                                        100 * (t.last! - t.first!) / secs).utf8))
         }
-        let knots = StepCostModel.knots(measured: samples.filter { !$0.heldOut }.map(\.shape.batchTokens))
+        // Knots at the batch sizes of the pure decode and prefill steps: a mixed step's size would put a knot where
+        // its decodes' per-sequence cost sets the matmul time (a prefill of that size was then predicted 36% high).
+        let pure = samples.filter { !$0.heldOut && ($0.shape.prefillTokens == 0 || $0.shape.decodeSequences == 0) }
+        let knots = StepCostModel.knots(measured: pure.map(\.shape.batchTokens))
         let f = DateFormatter()
         f.dateFormat = "yyyy-MM-dd'T'HH:mm:ssZ"
         f.locale = Locale(identifier: "en_US_POSIX")
         let profile = try EngineProfile.fitted(
             date: f.string(from: Date()), machine: .current(isa: "\(KernelISA.best)"), model: name, modelPath: path,
-            engine: settings, samples: samples, knots: knots)
+            engine: settings, samples: samples, knots: knots,
+            contextKnots: StepCostModel.defaultContextKnots.filter { $0 < blocks * config.blockSize })
         try profile.write(to: output)
         print(profile.errorTable())
         print("wrote \(output)")

@@ -58,6 +58,33 @@ func workload(_ n: Int, seed: UInt64, rate: Double, groups: Int = 4) -> [TraceRe
         #expect(throws: SimulatorError.self) { try StepCostModel.fit([(s, 1e-3)], knots: [1, 2]) }
     }
 
+    @Test func contextKnotsAreFittedAndOldProfilesStillRead() throws {
+        // A machine whose decode keys cost more past 2,000 keys in a step (the KV cache out of a cache level).
+        let hinged = StepCostModel(knots: truth.knots, knotSeconds: truth.knotSeconds, decodeContextSeconds: 2e-7,
+                                   prefillAttentionSeconds: 3e-9, sampledSeconds: 4e-5, sequenceSeconds: 1e-5,
+                                   contextKnots: [500, 2000], contextKnotSeconds: [0, 3e-7])
+        var shapes: [StepShape] = []
+        for n in [1, 2, 3, 5, 8, 13, 21, 34, 55] {
+            for c in [16, 100, 300, 700] { var s = StepShape(); for _ in 0..<n { s.addDecode(context: c) }; shapes.append(s) }
+        }
+        for p in [8, 20, 50, 90, 130, 200, 256] { var s = StepShape(); s.addPrefill(start: 0, tokens: p, samples: true); shapes.append(s) }
+        let samples = shapes.map { ($0, hinged.seconds($0)) }
+        let fitted = try StepCostModel.fit(samples, knots: truth.knots, contextKnots: [500, 2000])
+        for s in shapes { #expect(abs(fitted.seconds(s) / hinged.seconds(s) - 1) < 1e-3, "\(s)") }
+        #expect(abs(fitted.contextKnotSeconds[1] / 3e-7 - 1) < 0.02)
+        // Linear in keys, the same steps are fitted worse: the knots carry what the data show.
+        let linear = try StepCostModel.fit(samples, knots: truth.knots)
+        let worst = { (m: StepCostModel) in shapes.map { abs(m.seconds($0) / hinged.seconds($0) - 1) }.max()! }
+        #expect(worst(linear) > 10 * worst(fitted))
+        // Round trip, and a profile written before the knots existed reads as linear in keys.
+        let data = try JSONEncoder().encode(fitted)
+        #expect(try JSONDecoder().decode(StepCostModel.self, from: data) == fitted)
+        let old = #"{"knots":[1,2],"knotSeconds":[0.001,0.002],"decodeContextSeconds":1e-7,"prefillAttentionSeconds":1e-9,"sampledSeconds":0,"sequenceSeconds":0}"#
+        let read = try JSONDecoder().decode(StepCostModel.self, from: Data(old.utf8))
+        #expect(read.contextKnots.isEmpty && read.contextKnotSeconds.isEmpty)
+        #expect(abs(read.seconds(StepShape(decodeSequences: 2, decodeContext: 100, sampled: 2)) - (0.002 + 1e-5)) < 1e-12)
+    }
+
     @Test func scaledIsEveryStepSlowerByTheFactor() {
         let slow = truth.scaled(by: 1.25)
         for shape in [StepShape(decodeSequences: 3, decodeContext: 900, sampled: 3),
